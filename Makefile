@@ -1,0 +1,164 @@
+# libclipt build.
+#
+#   make                 library (build/libclipt.a, build/libclipt.so) and examples
+#   make test            install missing packages, build, run every test suite
+#   make test-asan       the same suites under AddressSanitizer + UBSan
+#   make demo            the main job: fine-tune on WordNet (see README.md)
+#   make install PREFIX=/usr/local
+#   make CUDA=0 ...      build without the CUDA backend even when nvcc exists
+#
+# Build outputs go to $(BUILD) (default build/); the sanitizer build uses
+# build-asan/.
+
+BUILD ?= build
+PREFIX ?= /usr/local
+CC ?= cc
+CXX ?= c++
+
+# ---- CUDA: on when nvcc is found, unless CUDA=0 ---------------------------
+CUDA_HOME ?= $(firstword $(wildcard /usr/local/cuda /usr/lib/cuda))
+NVCC ?= $(firstword $(shell command -v nvcc 2>/dev/null) $(wildcard $(CUDA_HOME)/bin/nvcc))
+ifeq ($(origin CUDA),undefined)
+  CUDA := $(if $(NVCC),1,0)
+endif
+ifeq ($(CUDA),1)
+  ifeq ($(NVCC),)
+    $(error CUDA=1 but nvcc was not found; set NVCC=/path/to/nvcc or use CUDA=0)
+  endif
+endif
+
+# ---- dependencies through pkg-config --------------------------------------
+PKGS := openblas jansson libpcre2-8 libutf8proc zlib
+PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
+PKG_LIBS := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
+CHECK_CFLAGS := $(shell pkg-config --cflags check 2>/dev/null)
+CHECK_LIBS := $(shell pkg-config --libs check 2>/dev/null)
+
+WARN := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wno-unknown-pragmas
+OPT ?= -O2 -g
+SAN ?=
+CFLAGS_ALL := -std=c11 -D_GNU_SOURCE $(OPT) $(SAN) $(WARN) -fPIC -fopenmp \
+              -fvisibility=hidden -Iinclude -Ilib $(PKG_CFLAGS) -MMD -MP
+LIB_CFLAGS := $(CFLAGS_ALL) -DCLIPT_BUILDING_LIBRARY
+LDLIBS_ALL := $(PKG_LIBS) -fopenmp -lm -lpthread
+
+ifeq ($(CUDA),1)
+  LIB_CFLAGS += -DCLIPT_WITH_CUDA
+  CUDA_ARCHS ?= -gencode arch=compute_80,code=sm_80 \
+                -gencode arch=compute_90,code=[sm_90,compute_90]
+  NVCC_FLAGS := -std=c++17 $(CUDA_ARCHS) -O3 -g -lineinfo --Werror all-warnings \
+                -Xcompiler -fPIC,-Wall,-Wextra,-Werror,-fvisibility=hidden \
+                -Iinclude -Ilib -DCLIPT_BUILDING_LIBRARY -DCLIPT_WITH_CUDA -MMD -MP
+  # The CUDA runtime is linked statically and the driver is never linked:
+  # the library loads on machines without a GPU or driver.
+  LDLIBS_ALL += -L$(CUDA_HOME)/lib64 -lcudart_static -ldl -lrt
+endif
+
+# ---- sources ---------------------------------------------------------------
+LIB_SRC := $(wildcard lib/*.c lib/cpu/*.c)
+CU_SRC := $(if $(filter 1,$(CUDA)),$(wildcard kernels/*.cu))
+LIB_OBJ := $(LIB_SRC:%.c=$(BUILD)/obj/%.o) $(CU_SRC:%.cu=$(BUILD)/obj/%.o)
+TEST_SRC := $(wildcard tests/test_*.c)
+TEST_BIN := $(TEST_SRC:tests/%.c=$(BUILD)/tests/%)
+TEST_SUPPORT := $(BUILD)/obj/tests/harness.o $(BUILD)/obj/tests/reference.o
+EXAMPLE_SRC := $(wildcard examples/*.c)
+EXAMPLE_BIN := $(EXAMPLE_SRC:examples/%.c=$(BUILD)/examples/%)
+BENCH_SRC := $(wildcard bench/*.c)
+BENCH_BIN := $(BENCH_SRC:bench/%.c=$(BUILD)/bench/%)
+
+VERSION := 0.1.0
+SONAME := libclipt.so.0
+
+.PHONY: all lib examples tests bench test test-asan setup install clean demo \
+        format-check
+
+all: lib examples
+
+lib: $(BUILD)/libclipt.a $(BUILD)/libclipt.so
+
+$(BUILD)/obj/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(CC) $(LIB_CFLAGS) -c $< -o $@
+
+$(BUILD)/obj/%.o: %.cu
+	@mkdir -p $(dir $@)
+	$(NVCC) $(NVCC_FLAGS) -c $< -o $@
+
+$(BUILD)/libclipt.a: $(LIB_OBJ)
+	@mkdir -p $(dir $@)
+	rm -f $@
+	ar rcs $@ $^
+
+$(BUILD)/libclipt.so: $(LIB_OBJ)
+	@mkdir -p $(dir $@)
+	$(CC) -shared -Wl,-soname,$(SONAME) -Wl,--no-undefined -o $(BUILD)/libclipt.so.$(VERSION) \
+	    $^ $(LDLIBS_ALL) $(SAN)
+	ln -sf libclipt.so.$(VERSION) $(BUILD)/$(SONAME)
+	ln -sf libclipt.so.$(VERSION) $@
+
+# Examples and benchmarks use only the public header and link the static
+# library; tests may also include internal headers from lib/.
+$(BUILD)/examples/%: examples/%.c $(BUILD)/libclipt.a
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS_ALL) $< -o $@ $(BUILD)/libclipt.a $(LDLIBS_ALL)
+
+$(BUILD)/bench/%: bench/%.c $(BUILD)/libclipt.a
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS_ALL) $< -o $@ $(BUILD)/libclipt.a $(LDLIBS_ALL)
+
+$(BUILD)/obj/tests/%.o: tests/%.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS_ALL) $(CHECK_CFLAGS) -c $< -o $@
+
+$(BUILD)/tests/%: $(BUILD)/obj/tests/%.o $(TEST_SUPPORT) $(BUILD)/libclipt.a
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS_ALL) $< $(TEST_SUPPORT) -o $@ $(BUILD)/libclipt.a $(LDLIBS_ALL) $(CHECK_LIBS)
+
+# A C++ program that includes the public header, to prove it compiles as C++.
+$(BUILD)/tests/cxx_header: tests/cxx_header.cc include/clipt.h $(BUILD)/libclipt.a
+	@mkdir -p $(dir $@)
+	$(CXX) -std=c++11 -Wall -Wextra -Werror -Iinclude $< -o $@ $(BUILD)/libclipt.a $(LDLIBS_ALL)
+
+examples: $(EXAMPLE_BIN)
+bench: $(BENCH_BIN)
+tests: $(TEST_BIN) $(BUILD)/tests/cxx_header
+
+# ---- running ---------------------------------------------------------------
+setup:
+	@scripts/setup
+
+test: setup
+	$(MAKE) tests
+	tests/run_suites.sh $(BUILD)
+
+# ASan and UBSan: a separate build tree so the normal objects stay as they
+# are. The CUDA runtime reserves address ranges that ASan's shadow memory
+# also wants, so this build leaves CUDA out; the CPU code is the same.
+test-asan: setup
+	$(MAKE) BUILD=build-asan CUDA=0 OPT="-O1 -g -fno-omit-frame-pointer" \
+	    SAN="-fsanitize=address,undefined -fno-sanitize-recover=all" tests
+	ASAN_OPTIONS=detect_leaks=1:abort_on_error=0 UBSAN_OPTIONS=print_stacktrace=1 \
+	    tests/run_suites.sh build-asan
+
+install: lib
+	install -d $(DESTDIR)$(PREFIX)/include $(DESTDIR)$(PREFIX)/lib/pkgconfig
+	install -m 644 include/clipt.h $(DESTDIR)$(PREFIX)/include/clipt.h
+	install -m 644 $(BUILD)/libclipt.a $(DESTDIR)$(PREFIX)/lib/libclipt.a
+	install -m 755 $(BUILD)/libclipt.so.$(VERSION) $(DESTDIR)$(PREFIX)/lib/
+	ln -sf libclipt.so.$(VERSION) $(DESTDIR)$(PREFIX)/lib/$(SONAME)
+	ln -sf libclipt.so.$(VERSION) $(DESTDIR)$(PREFIX)/lib/libclipt.so
+	sed -e 's|@PREFIX@|$(PREFIX)|' -e 's|@VERSION@|$(VERSION)|' \
+	    -e 's|@REQUIRES@|$(PKGS)|' \
+	    -e 's|@LIBS_PRIVATE@|$(filter-out $(PKG_LIBS),$(LDLIBS_ALL))|' \
+	    scripts/clipt.pc.in > $(DESTDIR)$(PREFIX)/lib/pkgconfig/clipt.pc
+
+demo: setup all
+	$(BUILD)/examples/inspect --preset small
+
+clean:
+	rm -rf build build-asan
+
+format-check:
+	clang-format --dry-run --Werror include/*.h lib/*.c lib/*.h lib/*/*.c lib/*/*.h
+
+-include $(shell find $(BUILD)/obj -name '*.d' 2>/dev/null)

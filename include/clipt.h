@@ -1,0 +1,338 @@
+/*
+ * libclipt: fine-tune the text encoder of CLIP so that cosine similarity
+ * between word embeddings follows the WordNet hierarchy.
+ *
+ * Conventions of this API
+ * -----------------------
+ * - Every function that can fail returns a clipt_status. CLIPT_OK is 0.
+ *   On failure, clipt_last_error() returns a message for the calling thread
+ *   that names the file, tensor, line or value involved.
+ * - Objects are opaque handles. Each clipt_X_create() or clipt_X_load() has a
+ *   clipt_X_free() that accepts NULL. A handle is used by one thread at a time;
+ *   different handles may be used from different threads.
+ * - Outputs are returned through pointer arguments placed after the inputs
+ *   that select what to compute. On failure, output handles are set to NULL.
+ * - The library never prints, never calls exit() or abort(), and keeps no
+ *   global mutable state except the per-thread error message. Log messages
+ *   go to the callback set in clipt_context_options.
+ *
+ * Shapes are written row-major, last axis contiguous, with this legend:
+ *   B batch rows (texts), T tokens per row, C width, NH attention heads,
+ *   HS head size (C / NH), V vocabulary, L layers, F MLP width,
+ *   U unique texts in a batch, P projection width, N pairs in a batch.
+ */
+#ifndef CLIPT_H
+#define CLIPT_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+/* The library is built with -fvisibility=hidden; CLIPT_API marks the public
+ * symbols. Programs that include this header need not define anything. */
+#if defined(__GNUC__) && defined(CLIPT_BUILDING_LIBRARY)
+#define CLIPT_API __attribute__((visibility("default")))
+#else
+#define CLIPT_API
+#endif
+
+#if defined(__GNUC__)
+#define CLIPT_DEPRECATED(hint) __attribute__((deprecated(hint)))
+#else
+#define CLIPT_DEPRECATED(hint)
+#endif
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* ------------------------------------------------------------------------ */
+/* Version                                                                  */
+/* ------------------------------------------------------------------------ */
+
+#define CLIPT_VERSION_MAJOR 0
+#define CLIPT_VERSION_MINOR 1
+#define CLIPT_VERSION_PATCH 0
+/* One integer, MAJOR * 10000 + MINOR * 100 + PATCH, for compile-time tests. */
+#define CLIPT_VERSION_NUMBER                                                  \
+    (CLIPT_VERSION_MAJOR * 10000 + CLIPT_VERSION_MINOR * 100 +                \
+     CLIPT_VERSION_PATCH)
+
+/* Returns CLIPT_VERSION_NUMBER of the library that is linked, so a program
+ * can compare it with the header it was compiled against. */
+CLIPT_API int clipt_version(void);
+
+/* Returns the version as static text, for example "0.1.0". */
+CLIPT_API const char *clipt_version_string(void);
+
+/* ------------------------------------------------------------------------ */
+/* Status codes and errors                                                  */
+/* ------------------------------------------------------------------------ */
+
+/*
+ * Status values are stable: a value is never renumbered or reused. They are
+ * grouped by hundreds, so (status / 100) gives the kind of failure:
+ *   1xx the caller passed something invalid (argument, shape, file content),
+ *   2xx the request is valid but not supported by this build or machine,
+ *   3xx a resource ran out or an operating-system call failed,
+ *   4xx the CUDA runtime or a CUDA library failed,
+ *   5xx a libclipt bug or a call made in the wrong order.
+ *
+ * X(name, value, sentence) lists every code once; the enum and the tables
+ * behind clipt_status_name() and clipt_status_string() are made from it.
+ */
+#define CLIPT_STATUS_LIST(X)                                                  \
+    X(CLIPT_OK, 0, "success")                                                 \
+    X(CLIPT_ERR_INVALID_ARGUMENT, 100, "invalid argument")                    \
+    X(CLIPT_ERR_SHAPE, 101, "invalid or mismatched shape")                    \
+    X(CLIPT_ERR_PARSE, 102, "malformed input file or text")                   \
+    X(CLIPT_ERR_CORRUPT, 103, "file is truncated or fails its checksum")      \
+    X(CLIPT_ERR_NOT_FOUND, 104, "name not found")                             \
+    X(CLIPT_ERR_INVALID_UTF8, 105, "invalid UTF-8 in input text")             \
+    X(CLIPT_ERR_NONFINITE, 106, "NaN or infinity in a value")                 \
+    X(CLIPT_ERR_UNSUPPORTED, 200, "not supported")                            \
+    X(CLIPT_ERR_NO_CUDA, 201, "library built without CUDA")                   \
+    X(CLIPT_ERR_NO_DEVICE, 202, "no usable CUDA device")                      \
+    X(CLIPT_ERR_OUT_OF_MEMORY, 300, "out of host memory")                     \
+    X(CLIPT_ERR_IO, 301, "input/output error")                                \
+    X(CLIPT_ERR_FILE_NOT_FOUND, 302, "file or directory not found")           \
+    X(CLIPT_ERR_DEVICE_OUT_OF_MEMORY, 303, "out of device memory")            \
+    X(CLIPT_ERR_INTERRUPTED, 304, "interrupted")                              \
+    X(CLIPT_ERR_CUDA, 400, "CUDA runtime error")                              \
+    X(CLIPT_ERR_CUBLAS, 401, "cuBLAS error")                                  \
+    X(CLIPT_ERR_CUDNN, 402, "cuDNN error")                                    \
+    X(CLIPT_ERR_INTERNAL, 500, "internal error in libclipt")                  \
+    X(CLIPT_ERR_MISUSE, 501, "function called in the wrong order or state")
+
+typedef enum clipt_status {
+#define CLIPT_STATUS_ENUM_ENTRY(name, value, text) name = value,
+    CLIPT_STATUS_LIST(CLIPT_STATUS_ENUM_ENTRY)
+#undef CLIPT_STATUS_ENUM_ENTRY
+} clipt_status;
+
+/* Returns the enum name of a status as static text ("CLIPT_ERR_SHAPE"), or
+ * "CLIPT_UNKNOWN_STATUS" for a value the library does not define. */
+CLIPT_API const char *clipt_status_name(clipt_status status);
+
+/* Returns a short static sentence for a status ("invalid or mismatched
+ * shape"), or "unknown status" for a value the library does not define. */
+CLIPT_API const char *clipt_status_string(clipt_status status);
+
+/* Returns the detail message of the most recent failure on the calling
+ * thread, or "" when none was recorded since clipt_clear_error(). Successful
+ * calls leave the message as it is, so read it right after a call returns an
+ * error. The text is owned by the library and stays valid until the next
+ * libclipt call on the same thread. */
+CLIPT_API const char *clipt_last_error(void);
+
+/* Clears the calling thread's detail message. */
+CLIPT_API void clipt_clear_error(void);
+
+/* ------------------------------------------------------------------------ */
+/* Logging                                                                  */
+/* ------------------------------------------------------------------------ */
+
+typedef enum clipt_log_level {
+    CLIPT_LOG_ERROR = 0,
+    CLIPT_LOG_WARNING = 1,
+    CLIPT_LOG_INFO = 2,
+    CLIPT_LOG_DEBUG = 3
+} clipt_log_level;
+
+/* A log callback receives one message without a trailing newline. It may be
+ * called from any thread that uses the context, never concurrently for one
+ * context. */
+typedef void (*clipt_log_fn)(void *user_data, clipt_log_level level,
+                             const char *message);
+
+/* ------------------------------------------------------------------------ */
+/* Context: backend selection and device resources                          */
+/* ------------------------------------------------------------------------ */
+
+typedef struct clipt_context clipt_context;
+
+typedef struct clipt_context_options {
+    /* "cpu", "cuda" (device 0), "cuda:N", or "auto" (CUDA device 0 when one
+     * is usable, else the CPU). NULL means "auto". */
+    const char *device;
+    /* Threads for the CPU backend's own loops and for OpenBLAS; 0 means one
+     * per online processor. Ignored by the CUDA backend. */
+    int num_threads;
+    /* Allow TF32 tensor-core math in CUDA matrix products (faster, about
+     * 10 bits of mantissa in the products). 0 keeps full fp32. */
+    int allow_tf32;
+    /* Log callback and the most verbose level passed to it. NULL is silent. */
+    clipt_log_fn log_fn;
+    void *log_user_data;
+    clipt_log_level log_level;
+} clipt_context_options;
+
+/* Fills options with the defaults: device "auto", num_threads 0, TF32 off,
+ * no logging. New fields are appended in later versions and get their default
+ * here, so call this before setting fields. */
+CLIPT_API void clipt_context_options_init(clipt_context_options *options);
+
+/* Creates a context on the requested device. options may be NULL for the
+ * defaults. CUDA resources (stream, cuBLAS handle, workspace) are created
+ * here and only for a CUDA context; a CPU context never touches CUDA.
+ * Errors: CLIPT_ERR_INVALID_ARGUMENT for an unknown device string or a
+ * negative thread count; CLIPT_ERR_NO_CUDA when "cuda" is requested from a
+ * library built without CUDA; CLIPT_ERR_NO_DEVICE when no usable device or
+ * driver is present or N is out of range; CLIPT_ERR_CUDA, CLIPT_ERR_CUBLAS
+ * when device setup fails. The caller owns *out and frees it with
+ * clipt_context_free() after every object created from it. */
+CLIPT_API clipt_status clipt_context_create(
+    const clipt_context_options *options, clipt_context **out);
+
+/* Releases a context and its device resources. NULL is accepted. */
+CLIPT_API void clipt_context_free(clipt_context *ctx);
+
+/* Returns the backend in use: "cpu" or "cuda". Never NULL for a valid ctx. */
+CLIPT_API const char *clipt_context_backend(const clipt_context *ctx);
+
+/* Writes a one-line description of the device into buf (at most size bytes,
+ * always NUL-terminated when size > 0), for example
+ * "cpu: 2 threads, OpenBLAS 0.3.21" or "cuda:0: NVIDIA H200, 139 GiB". */
+CLIPT_API clipt_status clipt_context_describe(const clipt_context *ctx,
+                                              char *buf, size_t size);
+
+/* Returns 1 when the library was built with the CUDA backend, else 0. */
+CLIPT_API int clipt_has_cuda(void);
+
+/* ------------------------------------------------------------------------ */
+/* Model configuration                                                      */
+/* ------------------------------------------------------------------------ */
+
+typedef enum clipt_activation {
+    CLIPT_ACTIVATION_QUICK_GELU = 0, /* x * sigmoid(1.702 x), CLIP's own */
+    CLIPT_ACTIVATION_GELU = 1        /* exact erf form, as torch's gelu */
+} clipt_activation;
+
+typedef struct clipt_model_config {
+    int vocab_size;      /* V, rows of the token embedding */
+    int context_length;  /* maximum T, rows of the position embedding */
+    int width;           /* C */
+    int heads;           /* NH; width must be a multiple of heads */
+    int layers;          /* L */
+    int mlp_width;       /* F */
+    int projection_dim;  /* P */
+    float layer_norm_eps;
+    clipt_activation activation;
+    /* Token ids from the checkpoint's configuration. They matter only for
+     * finding end-of-text positions in raw id rows; the forward contract
+     * takes the positions explicitly. */
+    int bos_token_id;
+    int eos_token_id;
+    int pad_token_id;
+} clipt_model_config;
+
+/* Fills cfg with a named preset: "vit-b-32" (CLIP ViT-B/32's text tower:
+ * V 49408, T 77, C 512, NH 8, L 12, F 2048, P 512) or "small" (the same
+ * vocabulary and context with C 256, NH 4, L 4, F 1024, P 256). NULL selects
+ * "vit-b-32". Errors: CLIPT_ERR_NOT_FOUND for an unknown name. */
+CLIPT_API clipt_status clipt_model_config_preset(const char *name,
+                                                 clipt_model_config *cfg);
+
+/* Checks that every size is positive, width % heads == 0 and eps > 0.
+ * Errors: CLIPT_ERR_INVALID_ARGUMENT naming the first bad field. */
+CLIPT_API clipt_status clipt_model_config_validate(
+    const clipt_model_config *cfg);
+
+/* ------------------------------------------------------------------------ */
+/* Model: parameters and inference                                          */
+/* ------------------------------------------------------------------------ */
+
+typedef struct clipt_model clipt_model;
+
+/* Creates a model with CLIP's initialisation, drawn from a generator seeded
+ * with seed: token embedding N(0, 0.02), positions N(0, 0.01), q/k/v
+ * N(0, C^-0.5), attention output and fc2 N(0, C^-0.5 (2L)^-0.5), fc1
+ * N(0, (2C)^-0.5), projection N(0, C^-0.5), biases 0, LayerNorm weight 1 and
+ * bias 0. The same seed gives the same parameters on every backend. The
+ * parameters live on the context's device in one flat fp32 buffer. The model
+ * keeps a pointer to ctx, which must outlive it.
+ * Errors: CLIPT_ERR_INVALID_ARGUMENT for a NULL argument or an invalid
+ * config; CLIPT_ERR_OUT_OF_MEMORY, CLIPT_ERR_DEVICE_OUT_OF_MEMORY. */
+CLIPT_API clipt_status clipt_model_create(clipt_context *ctx,
+                                          const clipt_model_config *cfg,
+                                          uint64_t seed, clipt_model **out);
+
+/* Releases a model and its buffers. NULL is accepted. */
+CLIPT_API void clipt_model_free(clipt_model *model);
+
+/* Copies the model's configuration into *cfg. */
+CLIPT_API clipt_status clipt_model_get_config(const clipt_model *model,
+                                              clipt_model_config *cfg);
+
+/* Returns the length in floats of the flat parameter buffer, including the
+ * alignment padding between tensors (padding floats are always zero). */
+CLIPT_API size_t clipt_model_param_count(const clipt_model *model);
+
+/* One named tensor inside the flat parameter buffer. Names and shapes follow
+ * Hugging Face's CLIPTextModelWithProjection, with Linear weights stored as
+ * (out_features, in_features), for example
+ * "text_model.encoder.layers.0.self_attn.q_proj.weight" (C, C) and
+ * "text_projection.weight" (P, C). */
+typedef struct clipt_tensor_info {
+    const char *name;  /* owned by the model, valid while it lives */
+    int ndim;          /* 1 or 2 */
+    int64_t shape[4];  /* unused trailing entries are 0 */
+    size_t offset;     /* first element, in floats from the buffer start */
+    size_t numel;      /* number of elements */
+    int decayed;       /* 1 when AdamW applies weight decay to it */
+} clipt_tensor_info;
+
+/* Returns the number of named tensors. */
+CLIPT_API int clipt_model_tensor_count(const clipt_model *model);
+
+/* Describes tensor number index (0 <= index < clipt_model_tensor_count()),
+ * in buffer order. Errors: CLIPT_ERR_INVALID_ARGUMENT for an index out of
+ * range. */
+CLIPT_API clipt_status clipt_model_tensor_info(const clipt_model *model,
+                                               int index,
+                                               clipt_tensor_info *info);
+
+/* Looks a tensor up by its Hugging Face name.
+ * Errors: CLIPT_ERR_NOT_FOUND naming the tensor. */
+CLIPT_API clipt_status clipt_model_find_tensor(const clipt_model *model,
+                                               const char *name,
+                                               clipt_tensor_info *info);
+
+/* Copies count floats starting at offset out of the flat parameter buffer
+ * into host memory dst (a download when the model is on a GPU).
+ * Errors: CLIPT_ERR_INVALID_ARGUMENT when the range leaves the buffer. */
+CLIPT_API clipt_status clipt_model_get_params(const clipt_model *model,
+                                              size_t offset, size_t count,
+                                              float *dst);
+
+/* Copies count floats from host memory src into the flat parameter buffer
+ * at offset. Writing into the padding between tensors is rejected.
+ * Errors: CLIPT_ERR_INVALID_ARGUMENT when the range leaves the buffer or
+ * covers padding; CLIPT_ERR_NONFINITE when src holds NaN or infinity. */
+CLIPT_API clipt_status clipt_model_set_params(clipt_model *model,
+                                              size_t offset, size_t count,
+                                              const float *src);
+
+/*
+ * Encodes B token rows into embeddings.
+ *   ids        (B, T) int32 token ids, row-major.
+ *   eot        (B) int32, the end-of-text position of each row, 0 <= eot < T.
+ *   embeddings (B, P) output, host memory: the final-LayerNorm hidden state at
+ *              the end-of-text token times the text projection, not
+ *              normalised (what CLIP compares with image embeddings).
+ * Ids after a row's end-of-text position are ignored and may hold any value;
+ * the pass runs on max(eot) + 1 columns. T may not exceed the context length.
+ * Large batches are processed in chunks, so memory stays bounded.
+ * Errors: CLIPT_ERR_INVALID_ARGUMENT for NULL pointers or B < 1;
+ * CLIPT_ERR_SHAPE for T out of range or an eot outside [0, T); and
+ * CLIPT_ERR_INVALID_ARGUMENT naming row and column for an id outside
+ * [0, V) at or before the end-of-text position. */
+CLIPT_API clipt_status clipt_model_encode(clipt_model *model,
+                                          const int32_t *ids,
+                                          const int32_t *eot, int B, int T,
+                                          float *embeddings);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* CLIPT_H */

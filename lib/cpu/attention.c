@@ -1,0 +1,147 @@
+/* CPU reference: causal multi-head self-attention.
+ * Shapes: qkv (B,T,3C) with q in channels [0,C), k in [C,2C), v in [2C,3C);
+ * head h uses channels [h*HS, (h+1)*HS) of each, HS = C / NH.
+ * out (B,T,C) heads merged back; lse (B,NH,T) log-sum-exp of each row of
+ * scaled scores, which the backward pass uses to rebuild the probabilities
+ * instead of storing the (B,NH,T,T) matrix. Sums run in double. */
+#include <math.h>
+#include <stdlib.h>
+
+#include "../ops/attention.h"
+
+clipt_status clipt_cpu_attention_forward(clipt_context *ctx, float *out,
+                                         float *lse, const float *qkv, int B,
+                                         int T, int C, int NH)
+{
+    int HS = C / NH;
+    int C3 = 3 * C;
+    double scale = 1.0 / sqrt((double)HS);
+    clipt_status status = CLIPT_OK;
+
+#pragma omp parallel num_threads(ctx->num_threads) if ((long)B * NH * T * T * HS > 262144)
+    {
+        double *score = malloc((size_t)T * sizeof(double));
+        double *acc = malloc((size_t)HS * sizeof(double));
+        if (score == NULL || acc == NULL) {
+#pragma omp critical
+            status = clipt_set_error(CLIPT_ERR_OUT_OF_MEMORY,
+                                     "attention_forward: out of host memory "
+                                     "for a row of %d scores", T);
+        } else {
+#pragma omp for schedule(static)
+            for (int bh = 0; bh < B * NH; bh++) {
+                int b = bh / NH, h = bh % NH;
+                const float *base = qkv + (size_t)b * T * C3;
+                for (int t = 0; t < T; t++) {
+                    const float *q = base + (size_t)t * C3 + h * HS;
+
+                    /* scores of query t against keys 0..t (causal), and max */
+                    double maxval = -INFINITY;
+                    for (int j = 0; j <= t; j++) {
+                        const float *k = base + (size_t)j * C3 + C + h * HS;
+                        double dot = 0.0;
+                        for (int i = 0; i < HS; i++) dot += (double)q[i] * k[i];
+                        score[j] = dot * scale;
+                        if (score[j] > maxval) maxval = score[j];
+                    }
+
+                    /* softmax weights, unnormalised, and their sum */
+                    double sum = 0.0;
+                    for (int j = 0; j <= t; j++) {
+                        score[j] = exp(score[j] - maxval);
+                        sum += score[j];
+                    }
+
+                    /* weighted sum of values */
+                    for (int i = 0; i < HS; i++) acc[i] = 0.0;
+                    for (int j = 0; j <= t; j++) {
+                        const float *v = base + (size_t)j * C3 + 2 * C + h * HS;
+                        for (int i = 0; i < HS; i++) acc[i] += score[j] * v[i];
+                    }
+                    float *o = out + ((size_t)b * T + t) * C + h * HS;
+                    for (int i = 0; i < HS; i++) o[i] = (float)(acc[i] / sum);
+                    lse[((size_t)b * NH + h) * T + t] = (float)(maxval + log(sum));
+                }
+            }
+        }
+        free(score);
+        free(acc);
+    }
+    return status;
+}
+
+clipt_status clipt_cpu_attention_backward(clipt_context *ctx, float *dqkv,
+                                          const float *dout, const float *qkv,
+                                          const float *out, const float *lse,
+                                          int B, int T, int C, int NH)
+{
+    (void)out;
+    int HS = C / NH;
+    int C3 = 3 * C;
+    double scale = 1.0 / sqrt((double)HS);
+    clipt_status status = CLIPT_OK;
+
+    /* forward: p_tj = exp(q_t.k_j * scale - lse_t) for j <= t
+     *          out_t = sum_j p_tj v_j
+     * dv_j += p_tj dout_t
+     * dp_tj = dout_t . v_j
+     * ds_tj = p_tj (dp_tj - sum_i p_ti dp_ti)
+     * dq_t += scale sum_j ds_tj k_j;  dk_j += scale ds_tj q_t
+     * Each (b, h) touches only its own channels, so threads never share an
+     * output element. */
+#pragma omp parallel num_threads(ctx->num_threads) if ((long)B * NH * T * T * HS > 262144)
+    {
+        double *p = malloc((size_t)T * sizeof(double));
+        double *dp = malloc((size_t)T * sizeof(double));
+        if (p == NULL || dp == NULL) {
+#pragma omp critical
+            status = clipt_set_error(CLIPT_ERR_OUT_OF_MEMORY,
+                                     "attention_backward: out of host memory "
+                                     "for a row of %d scores", T);
+        } else {
+#pragma omp for schedule(static)
+            for (int bh = 0; bh < B * NH; bh++) {
+                int b = bh / NH, h = bh % NH;
+                const float *base = qkv + (size_t)b * T * C3;
+                float *dbase = dqkv + (size_t)b * T * C3;
+                for (int t = 0; t < T; t++) {
+                    const float *q = base + (size_t)t * C3 + h * HS;
+                    const float *dout_t = dout + ((size_t)b * T + t) * C + h * HS;
+                    double row_lse = lse[((size_t)b * NH + h) * T + t];
+
+                    /* rebuild the probabilities; dp = dout . v; their dot */
+                    double pdp = 0.0;
+                    for (int j = 0; j <= t; j++) {
+                        const float *k = base + (size_t)j * C3 + C + h * HS;
+                        const float *v = base + (size_t)j * C3 + 2 * C + h * HS;
+                        double dot = 0.0, dv = 0.0;
+                        for (int i = 0; i < HS; i++) {
+                            dot += (double)q[i] * k[i];
+                            dv += (double)dout_t[i] * v[i];
+                        }
+                        p[j] = exp(dot * scale - row_lse);
+                        dp[j] = dv;
+                        pdp += p[j] * dv;
+                    }
+
+                    /* gradients of q_t, k_j and v_j */
+                    float *dq = dbase + (size_t)t * C3 + h * HS;
+                    for (int j = 0; j <= t; j++) {
+                        const float *k = base + (size_t)j * C3 + C + h * HS;
+                        float *dk = dbase + (size_t)j * C3 + C + h * HS;
+                        float *dv = dbase + (size_t)j * C3 + 2 * C + h * HS;
+                        double ds = p[j] * (dp[j] - pdp) * scale;
+                        for (int i = 0; i < HS; i++) {
+                            dq[i] += (float)(ds * k[i]);
+                            dk[i] += (float)(ds * q[i]);
+                            dv[i] += (float)(p[j] * dout_t[i]);
+                        }
+                    }
+                }
+            }
+        }
+        free(p);
+        free(dp);
+    }
+    return status;
+}

@@ -1,0 +1,135 @@
+/* The model structure: configuration, the table of named tensors inside the
+ * flat parameter buffer, gradients and the activation workspace. */
+#ifndef CLIPT_MODEL_H
+#define CLIPT_MODEL_H
+
+#include "backend.h"
+
+#define CLIPT_TENSOR_NAME_MAX 96
+
+/* Where a tensor sits in the encoder, for choosing which tensors train. */
+enum {
+    CLIPT_PLACE_EMBEDDING = -1, /* token and position embeddings */
+    CLIPT_PLACE_HEAD = -2       /* final LayerNorm and projection */
+};
+
+typedef struct clipt_tensor_entry {
+    char name[CLIPT_TENSOR_NAME_MAX];
+    int ndim;
+    int64_t shape[4];
+    size_t offset;
+    size_t numel;
+    int decayed;   /* weight matrices of Linear layers and the projection */
+    int place;     /* layer index, or CLIPT_PLACE_EMBEDDING / _HEAD */
+    int trainable;
+} clipt_tensor_entry;
+
+/* Offsets (in floats) of one block's parameters. q, k and v weights are
+ * adjacent, so qkv_weight is one (3C, C) matrix; the biases likewise. */
+typedef struct clipt_layer_offsets {
+    size_t ln1_weight, ln1_bias;
+    size_t qkv_weight, qkv_bias;
+    size_t attn_out_weight, attn_out_bias;
+    size_t ln2_weight, ln2_bias;
+    size_t fc1_weight, fc1_bias;
+    size_t fc2_weight, fc2_bias;
+} clipt_layer_offsets;
+
+/* Activations saved by a training forward pass (all layers) or used as
+ * scratch by an inference pass (one layer's worth, reused). Every pointer is
+ * backend memory inside `memory`. Shapes for a capacity of B rows and T
+ * tokens; layers = L when training, else 1. */
+typedef struct clipt_activations {
+    int capacity_rows;     /* B */
+    size_t capacity_tokens;/* B*T; the stride between layers' slices */
+    int layers, with_grads;
+    void *memory;
+    int32_t *ids;          /* (B,T) trimmed ids */
+    int32_t *eot;          /* (B) */
+    float *encoded;        /* (B,T,C) embedding output */
+    float *ln1;            /* (layers,B,T,C) */
+    float *ln1_mean;       /* (layers,B,T) */
+    float *ln1_rstd;       /* (layers,B,T) */
+    float *qkv;            /* (layers,B,T,3C) */
+    float *atty;           /* (layers,B,T,C) attention output, heads merged */
+    float *att_lse;        /* (layers,B,NH,T) */
+    float *residual2;      /* (layers,B,T,C) after the attention residual */
+    float *ln2;            /* (layers,B,T,C) */
+    float *ln2_mean;       /* (layers,B,T) */
+    float *ln2_rstd;       /* (layers,B,T) */
+    float *fch;            /* (layers,B,T,F) fc1 output, pre-activation */
+    float *fch_act;        /* (layers,B,T,F) */
+    float *residual3;      /* (layers,B,T,C) block output */
+    float *scratch;        /* (B,T,C) projection outputs before the adds */
+    float *pooled;         /* (B,C) end-of-text rows of the last block */
+    float *lnf;            /* (B,C) */
+    float *lnf_mean;       /* (B) */
+    float *lnf_rstd;       /* (B) */
+    float *output;         /* (B,P) embeddings */
+    /* gradient buffers, present when with_grads */
+    float *dresidual;      /* (B,T,C) */
+    float *dln;            /* (B,T,C) */
+    float *dqkv;           /* (B,T,3C) */
+    float *datty;          /* (B,T,C) */
+    float *dfch_act;       /* (B,T,F) */
+    float *dfch;           /* (B,T,F) */
+    float *dpooled;        /* (B,C) */
+    float *dlnf;           /* (B,C) */
+    float *doutput;        /* (B,P) */
+} clipt_activations;
+
+/* Scratch for the loss of one batch, in backend memory. */
+typedef struct clipt_loss_scratch {
+    int capacity_pairs;
+    size_t capacity_embeddings; /* floats of E0 */
+    void *memory;
+    int32_t *pair_a, *pair_b;   /* (N) */
+    float *target, *cos;        /* (N) */
+    float *losses;              /* (3) total, distance, regulariser */
+    float *E0;                  /* (U,P) */
+} clipt_loss_scratch;
+
+struct clipt_model {
+    clipt_context *ctx;
+    clipt_model_config cfg;
+    clipt_tensor_entry *tensors;
+    int ntensors;
+    size_t nparams;        /* floats in the flat buffer, padding included */
+    size_t wte, wpe, lnf_weight, lnf_bias, projection;
+    clipt_layer_offsets *layer;   /* (L) */
+    float *params;         /* backend memory, nparams floats */
+    float *grads;          /* backend memory, allocated by enable_grads */
+    /* Trainable tensors: the embeddings when train_embeddings, blocks
+     * first_trainable_layer .. L-1, and always the head. */
+    int first_trainable_layer;
+    int train_embeddings;
+    clipt_param_segment *segments;        /* host copy */
+    clipt_param_segment *segments_device; /* backend copy */
+    int nsegments;
+    clipt_activations acts;
+    clipt_loss_scratch loss;
+    int forward_ready;     /* a training forward ran since the last backward */
+    int forward_B, forward_T;
+};
+
+/* Allocates the gradient buffer (zeroed) if it does not exist yet. */
+clipt_status clipt_model_enable_grads(clipt_model *model);
+
+/* Chooses the trainable tensors: top_blocks < 0 trains everything;
+ * otherwise the last top_blocks blocks, the final LayerNorm and the
+ * projection train, and the embeddings and lower blocks are frozen. Updates
+ * the optimizer segments. */
+clipt_status clipt_model_set_trainable(clipt_model *model, int top_blocks);
+
+/* Zeroes the gradient buffer. */
+clipt_status clipt_model_zero_grads(clipt_model *model);
+
+/* Makes sure the activation workspace holds B rows of T tokens, with
+ * all layers and gradient buffers when training. */
+clipt_status clipt_activations_reserve(clipt_model *model, int B, int T,
+                                       int training);
+
+
+void clipt_activations_release(clipt_model *model);
+
+#endif /* CLIPT_MODEL_H */

@@ -1,0 +1,109 @@
+#include "harness.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static int skipped_count;
+
+void clipt_test_skip(const char *name, const char *reason)
+{
+    printf("skipped: %s: %s\n", name, reason);
+    fflush(stdout);
+    skipped_count++;
+}
+
+int clipt_test_run(Suite *suite, const char *name)
+{
+    SRunner *runner = srunner_create(suite);
+    srunner_run_all(runner, CK_NORMAL);
+    int run = srunner_ntests_run(runner);
+    int failed = srunner_ntests_failed(runner);
+    printf("SUMMARY %s passed=%d failed=%d skipped=%d\n",
+           name, run - failed, failed, skipped_count);
+    srunner_free(runner);
+    return failed == 0 ? 0 : 1;
+}
+
+clipt_compare clipt_compare_arrays(const float *got, const double *want,
+                                   size_t n, double atol, double rtol)
+{
+    clipt_compare c;
+    memset(&c, 0, sizeof c);
+    c.n = n;
+    double worst_excess = -INFINITY;
+    for (size_t i = 0; i < n; i++) {
+        double diff = fabs((double)got[i] - want[i]);
+        double bound = atol + rtol * fabs(want[i]);
+        /* NaN in got or want fails: the comparison below is false for it */
+        int ok = diff <= bound;
+        if (!ok) c.failures++;
+        double excess = isnan(diff) ? INFINITY : diff - bound;
+        if (excess > worst_excess) {
+            worst_excess = excess;
+            c.worst = i;
+            c.got = got[i];
+            c.want = want[i];
+        }
+        if (isnan(diff) || diff > c.max_abs) c.max_abs = diff;
+    }
+    return c;
+}
+
+double clipt_max_abs(const double *x, size_t n)
+{
+    double m = 0.0;
+    for (size_t i = 0; i < n; i++) {
+        if (fabs(x[i]) > m) m = fabs(x[i]);
+    }
+    return m;
+}
+
+void clipt_fill_uniform(float *x, size_t n, uint64_t seed, float lo, float hi)
+{
+    uint64_t s = seed * 0x9e3779b97f4a7c15ULL + 1;
+    for (size_t i = 0; i < n; i++) {
+        s ^= s << 13;
+        s ^= s >> 7;
+        s ^= s << 17;
+        double u = (double)(s >> 11) * 0x1.0p-53;
+        x[i] = (float)(lo + (hi - lo) * u);
+    }
+}
+
+double *clipt_to_double(const float *x, size_t n)
+{
+    double *d = clipt_test_calloc(n ? n : 1, sizeof(double));
+    for (size_t i = 0; i < n; i++) d[i] = x[i];
+    return d;
+}
+
+void *clipt_test_calloc(size_t count, size_t size)
+{
+    void *p = calloc(count ? count : 1, size);
+    ck_assert_msg(p != NULL, "test allocation of %zu x %zu bytes failed",
+                  count, size);
+    return p;
+}
+
+void clipt_finite_differences(double *grad, double *x, size_t n,
+                              const double *w, size_t nout,
+                              void (*forward)(void *user, double *out),
+                              void *user, double h)
+{
+    double *out = clipt_test_calloc(nout, sizeof(double));
+    for (size_t i = 0; i < n; i++) {
+        double saved = x[i];
+        double jp = 0.0, jm = 0.0;
+        x[i] = saved + h;
+        forward(user, out);
+        for (size_t k = 0; k < nout; k++) jp += w[k] * out[k];
+        x[i] = saved - h;
+        forward(user, out);
+        for (size_t k = 0; k < nout; k++) jm += w[k] * out[k];
+        x[i] = saved;
+        grad[i] = (jp - jm) / (2.0 * h);
+    }
+    free(out);
+}
