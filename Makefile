@@ -61,6 +61,7 @@ LIB_OBJ := $(LIB_SRC:%.c=$(BUILD)/obj/%.o) $(CU_SRC:%.cu=$(BUILD)/obj/%.o)
 TEST_SRC := $(wildcard tests/test_*.c)
 TEST_BIN := $(TEST_SRC:tests/%.c=$(BUILD)/tests/%)
 TEST_SUPPORT := $(BUILD)/obj/tests/harness.o $(BUILD)/obj/tests/reference.o
+SCRIPT_TEST_BIN := $(patsubst tests/%.sh,$(BUILD)/tests/%,$(wildcard tests/test_*.sh))
 EXAMPLE_SRC := $(wildcard examples/*.c)
 EXAMPLE_BIN := $(EXAMPLE_SRC:examples/%.c=$(BUILD)/examples/%)
 BENCH_SRC := $(wildcard bench/*.c)
@@ -117,11 +118,17 @@ $(BUILD)/tests/%: $(BUILD)/obj/tests/%.o $(TEST_SUPPORT) $(BUILD)/libclipt.a
 # A C++ program that includes the public header, to prove it compiles as C++.
 $(BUILD)/tests/cxx_header: tests/cxx_header.cc include/clipt.h $(BUILD)/libclipt.a
 	@mkdir -p $(dir $@)
-	$(CXX) -std=c++11 -Wall -Wextra -Werror -Iinclude $< -o $@ $(BUILD)/libclipt.a $(LDLIBS_ALL)
+	$(CXX) -std=c++11 -Wall -Wextra -Werror $(SAN) -Iinclude $< -o $@ $(BUILD)/libclipt.a $(LDLIBS_ALL)
+
+# Shell test scripts run from the build tree like the Check suites.
+$(BUILD)/tests/test_%: tests/test_%.sh
+	@mkdir -p $(dir $@)
+	cp $< $@
+	chmod +x $@
 
 examples: $(EXAMPLE_BIN)
 bench: $(BENCH_BIN)
-tests: $(TEST_BIN) $(BUILD)/tests/cxx_header
+tests: lib $(TEST_BIN) $(BUILD)/tests/cxx_header $(SCRIPT_TEST_BIN)
 
 # ---- running ---------------------------------------------------------------
 setup:

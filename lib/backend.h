@@ -5,7 +5,7 @@
  *
  * Rules every implementation follows:
  * - Pointers are backend memory (host memory for the CPU backend, device
- *   memory for CUDA) unless a comment says host.
+ *   memory for CUDA) unless a comment marks them as host memory.
  * - Argument order: context, outputs, inputs, sizes, options.
  * - Gradients accumulate: every backward op adds into its d-outputs (dinp,
  *   dweight, dbias, ...), so callers zero them first. A NULL gradient pointer
@@ -37,15 +37,17 @@ typedef struct clipt_param_segment {
     int decayed;
 } clipt_param_segment;
 
-/* AdamW settings of one step, as torch.optim.AdamW defines them. */
+/* AdamW settings of one step, as torch.optim.AdamW defines them. They are
+ * doubles, like PyTorch's Python floats, so derived factors such as
+ * 1 - beta1 round to fp32 once, as they do there. */
 typedef struct clipt_adamw_hparams {
-    float lr;
-    float beta1;
-    float beta2;
-    float eps;
-    float weight_decay;
-    int64_t step;         /* 1 for the first update; sets the bias correction */
-    float max_grad_norm;  /* clip by global norm when > 0 */
+    double lr;
+    double beta1;
+    double beta2;
+    double eps;
+    double weight_decay;
+    int64_t step;          /* 1 for the first update; sets the bias correction */
+    double max_grad_norm;  /* clip by global norm when > 0 */
 } clipt_adamw_hparams;
 
 typedef struct clipt_backend {

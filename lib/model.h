@@ -124,7 +124,7 @@ clipt_status clipt_model_set_trainable(clipt_model *model, int top_blocks);
 /* Zeroes the gradient buffer. */
 clipt_status clipt_model_zero_grads(clipt_model *model);
 
-/* Makes sure the activation workspace holds B rows of T tokens, with
+/* Grows the activation workspace to fit B rows of T tokens, with
  * all layers and gradient buffers when training. */
 clipt_status clipt_activations_reserve(clipt_model *model, int B, int T,
                                        int training);

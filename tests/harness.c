@@ -47,6 +47,7 @@ clipt_compare clipt_compare_arrays(const float *got, const double *want,
             c.want = want[i];
         }
         if (isnan(diff) || diff > c.max_abs) c.max_abs = diff;
+        if (fabs(want[i]) > c.max_want) c.max_want = fabs(want[i]);
     }
     return c;
 }
@@ -106,4 +107,72 @@ void clipt_finite_differences(double *grad, double *x, size_t n,
         grad[i] = (jp - jm) / (2.0 * h);
     }
     free(out);
+}
+
+
+clipt_context *clipt_test_cpu_context(void)
+{
+    clipt_context_options opts;
+    clipt_context_options_init(&opts);
+    opts.device = "cpu";
+    opts.num_threads = 2;
+    clipt_context *ctx = NULL;
+    clipt_status st = clipt_context_create(&opts, &ctx);
+    ck_assert_msg(st == CLIPT_OK, "creating a CPU context failed: %s",
+                  clipt_last_error());
+    return ctx;
+}
+
+struct clipt_fixture {
+    FILE *f;
+    char path[512];
+    char *line;
+    size_t cap;
+    long lineno;
+};
+
+clipt_fixture *clipt_fixture_open(const char *path, const char *name, int version)
+{
+    clipt_fixture *fx = clipt_test_calloc(1, sizeof *fx);
+    snprintf(fx->path, sizeof fx->path, "%s", path);
+    fx->f = fopen(path, "r");
+    ck_assert_msg(fx->f != NULL, "cannot open fixture %s (run the suites from the "
+                  "repository root)", path);
+    char want[256];
+    snprintf(want, sizeof want, "clipt-fixture %s %d", name, version);
+    ssize_t len = getline(&fx->line, &fx->cap, fx->f);
+    fx->lineno = 1;
+    ck_assert_msg(len > 0 && strncmp(fx->line, want, strlen(want)) == 0,
+                  "%s: first line is not \"%s\"", path, want);
+    return fx;
+}
+
+void clipt_fixture_next(clipt_fixture *fx, const char *key, double *out, size_t n)
+{
+    size_t klen = strlen(key);
+    for (;;) {
+        ssize_t len = getline(&fx->line, &fx->cap, fx->f);
+        ck_assert_msg(len > 0, "%s: no line \"%s\" after line %ld", fx->path, key,
+                      fx->lineno);
+        fx->lineno++;
+        if (strncmp(fx->line, key, klen) == 0 && fx->line[klen] == ' ') break;
+    }
+    char *p = fx->line + klen, *end = NULL;
+    for (size_t i = 0; i < n; i++) {
+        out[i] = strtod(p, &end);
+        ck_assert_msg(end != p, "%s:%ld: \"%s\" has %zu numbers, expected %zu",
+                      fx->path, fx->lineno, key, i, n);
+        p = end;
+    }
+    while (*p == ' ' || *p == '\n') p++;
+    ck_assert_msg(*p == '\0', "%s:%ld: \"%s\" has more than %zu numbers", fx->path,
+                  fx->lineno, key, n);
+}
+
+void clipt_fixture_close(clipt_fixture *fx)
+{
+    if (fx == NULL) return;
+    if (fx->f != NULL) fclose(fx->f);
+    free(fx->line);
+    free(fx);
 }

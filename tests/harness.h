@@ -7,6 +7,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "clipt.h"
+
 /* Records that a test case is skipped and why; prints
  * "skipped: <name>: <reason>". Call before clipt_test_run(). */
 void clipt_test_skip(const char *name, const char *reason);
@@ -23,6 +25,7 @@ typedef struct clipt_compare {
     size_t worst;       /* index with the largest excess over the bound */
     double got, want;   /* values at worst */
     double max_abs;     /* largest |got - want| */
+    double max_want;    /* largest |want|, for scale */
     size_t failures;    /* elements outside the bound */
 } clipt_compare;
 
@@ -36,8 +39,8 @@ clipt_compare clipt_compare_arrays(const float *got, const double *want,
     do {                                                                      \
         clipt_compare cmp_ = clipt_compare_arrays((got_), (want_), (n_),      \
                                                   (atol_), (rtol_));          \
-        printf("  %-40s n=%-7zu max |diff| %.3g\n", (what_), cmp_.n,          \
-               cmp_.max_abs);                                                 \
+        printf("  %-40s n=%-6zu max |diff| %-9.3g max |want| %.3g\n",     \
+               (what_), cmp_.n, cmp_.max_abs, cmp_.max_want);                 \
         ck_assert_msg(cmp_.failures == 0,                                     \
                       "%s: %zu of %zu values out of tolerance (atol %g, "     \
                       "rtol %g); worst at [%zu]: got %.9g want %.9g; max "    \
@@ -70,3 +73,21 @@ void clipt_finite_differences(double *grad, double *x, size_t n,
                               const double *w, size_t nout,
                               void (*forward)(void *user, double *out),
                               void *user, double h);
+
+/* Creates a CPU context with 2 threads or fails the current test. */
+clipt_context *clipt_test_cpu_context(void);
+
+/* A text fixture written by a script in tests/oracle/: one record per
+ * line, "key v1 v2 ...". Paths are relative to the repository root, where
+ * tests/run_suites.sh runs the suites. */
+typedef struct clipt_fixture clipt_fixture;
+
+/* Opens a fixture and checks its first line is "clipt-fixture NAME VERSION";
+ * fails the current test otherwise. */
+clipt_fixture *clipt_fixture_open(const char *path, const char *name, int version);
+
+/* Moves to the next line whose first word is key and parses exactly n
+ * numbers after it into out (more or fewer numbers fail the test). */
+void clipt_fixture_next(clipt_fixture *fx, const char *key, double *out, size_t n);
+
+void clipt_fixture_close(clipt_fixture *fx);

@@ -57,28 +57,32 @@ clipt_status clipt_cpu_adamw_update(clipt_context *ctx, float *params,
                                (long long)hp->step);
     }
     float scale = 1.0f;
-    if (hp->max_grad_norm > 0.0f && norm != NULL) {
-        double coef = (double)hp->max_grad_norm / ((double)*norm + 1e-6);
+    if (hp->max_grad_norm > 0.0 && norm != NULL) {
+        double coef = hp->max_grad_norm / ((double)*norm + 1e-6);
         if (coef < 1.0) scale = (float)coef;
     }
-    double bc1 = 1.0 - pow((double)hp->beta1, (double)hp->step);
-    double bc2_sqrt = sqrt(1.0 - pow((double)hp->beta2, (double)hp->step));
+    double bc1 = 1.0 - pow(hp->beta1, (double)hp->step);
+    double bc2_sqrt = sqrt(1.0 - pow(hp->beta2, (double)hp->step));
     float step_size = (float)(hp->lr / bc1);
-    float beta1 = hp->beta1, beta2 = hp->beta2, eps = hp->eps;
+    float bc2_sqrt_f = (float)bc2_sqrt;
+    float beta1 = (float)hp->beta1, beta2 = (float)hp->beta2;
+    float one_minus_beta1 = (float)(1.0 - hp->beta1);
+    float one_minus_beta2 = (float)(1.0 - hp->beta2);
+    float eps = (float)hp->eps;
 
     for (int s = 0; s < nsegments; s++) {
         size_t off = segments[s].offset;
         long count = (long)segments[s].count;
-        float decay = segments[s].decayed ? 1.0f - hp->lr * hp->weight_decay : 1.0f;
+        float decay = segments[s].decayed ? (float)(1.0 - hp->lr * hp->weight_decay) : 1.0f;
         float *p = params + off, *mm = m + off, *vv = v + off;
         const float *g = grads + off;
 #pragma omp parallel for num_threads(ctx->num_threads) if (count > 65536)
         for (long i = 0; i < count; i++) {
             float gi = g[i] * scale;
             p[i] *= decay;
-            mm[i] = beta1 * mm[i] + (1.0f - beta1) * gi;
-            vv[i] = beta2 * vv[i] + (1.0f - beta2) * gi * gi;
-            float denom = sqrtf(vv[i]) / (float)bc2_sqrt + eps;
+            mm[i] = beta1 * mm[i] + one_minus_beta1 * gi;
+            vv[i] = beta2 * vv[i] + one_minus_beta2 * gi * gi;
+            float denom = sqrtf(vv[i]) / bc2_sqrt_f + eps;
             p[i] -= step_size * mm[i] / denom;
         }
     }
