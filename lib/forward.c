@@ -5,9 +5,11 @@
  *                   x += fc2(act(fc1(LN2(x))))
  *   embedding = LN_final(x[b, eot[b]]) text_projection^T
  *
- * Because attention is causal, the row at eot[b] depends only on columns
- * 0..eot[b], so a batch runs on max(eot) + 1 columns and the final
- * LayerNorm runs on the B gathered rows only. */
+ * Because attention is causal, the output at eot[b] depends only on
+ * columns 0..eot[b]. Each row is therefore cut after its end-of-text token
+ * and the rows are packed one after another with no padding: the matrix
+ * products run on the real tokens only, and attention keeps to each row
+ * through its offsets. The final LayerNorm runs on the B gathered rows. */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -45,59 +47,60 @@ static void *carve(carver *cv, size_t bytes)
 static void layout_activations(clipt_activations *a, const clipt_model_config *c,
                                carver *cv)
 {
-    size_t B = (size_t)a->capacity_rows, BT = a->capacity_tokens;
+    size_t B = (size_t)a->capacity_rows, ntok = a->capacity_tokens;
     size_t C = c->width, F = c->mlp_width, P = c->projection_dim;
     size_t NL = (size_t)a->layers, NH = c->heads;
     size_t f = sizeof(float);
-    a->ids = carve(cv, BT * sizeof(int32_t));
+    a->ids = carve(cv, ntok * sizeof(int32_t));
+    a->pos = carve(cv, ntok * sizeof(int32_t));
+    a->offsets = carve(cv, (B + 1) * sizeof(int32_t));
     a->eot = carve(cv, B * sizeof(int32_t));
-    a->encoded = carve(cv, BT * C * f);
-    a->ln1 = carve(cv, NL * BT * C * f);
-    a->ln1_mean = carve(cv, NL * BT * f);
-    a->ln1_rstd = carve(cv, NL * BT * f);
-    a->qkv = carve(cv, NL * BT * 3 * C * f);
-    a->atty = carve(cv, NL * BT * C * f);
-    a->att_lse = carve(cv, NL * BT * NH * f);
-    a->residual2 = carve(cv, NL * BT * C * f);
-    a->ln2 = carve(cv, NL * BT * C * f);
-    a->ln2_mean = carve(cv, NL * BT * f);
-    a->ln2_rstd = carve(cv, NL * BT * f);
-    a->fch = carve(cv, NL * BT * F * f);
-    a->fch_act = carve(cv, NL * BT * F * f);
-    a->residual3 = carve(cv, NL * BT * C * f);
-    a->scratch = carve(cv, BT * C * f);
+    a->encoded = carve(cv, ntok * C * f);
+    a->ln1 = carve(cv, NL * ntok * C * f);
+    a->ln1_mean = carve(cv, NL * ntok * f);
+    a->ln1_rstd = carve(cv, NL * ntok * f);
+    a->qkv = carve(cv, NL * ntok * 3 * C * f);
+    a->atty = carve(cv, NL * ntok * C * f);
+    a->att_lse = carve(cv, NL * ntok * NH * f);
+    a->residual2 = carve(cv, NL * ntok * C * f);
+    a->ln2 = carve(cv, NL * ntok * C * f);
+    a->ln2_mean = carve(cv, NL * ntok * f);
+    a->ln2_rstd = carve(cv, NL * ntok * f);
+    a->fch = carve(cv, NL * ntok * F * f);
+    a->fch_act = carve(cv, NL * ntok * F * f);
+    a->residual3 = carve(cv, NL * ntok * C * f);
+    a->scratch = carve(cv, ntok * C * f);
     a->pooled = carve(cv, B * C * f);
     a->lnf = carve(cv, B * C * f);
     a->lnf_mean = carve(cv, B * f);
     a->lnf_rstd = carve(cv, B * f);
     a->output = carve(cv, B * P * f);
     if (a->with_grads) {
-        a->dresidual = carve(cv, BT * C * f);
-        a->dln = carve(cv, BT * C * f);
-        a->dqkv = carve(cv, BT * 3 * C * f);
-        a->datty = carve(cv, BT * C * f);
-        a->dfch_act = carve(cv, BT * F * f);
-        a->dfch = carve(cv, BT * F * f);
+        a->dresidual = carve(cv, ntok * C * f);
+        a->dln = carve(cv, ntok * C * f);
+        a->dqkv = carve(cv, ntok * 3 * C * f);
+        a->datty = carve(cv, ntok * C * f);
+        a->dfch_act = carve(cv, ntok * F * f);
+        a->dfch = carve(cv, ntok * F * f);
         a->dpooled = carve(cv, B * C * f);
         a->dlnf = carve(cv, B * C * f);
         a->doutput = carve(cv, B * P * f);
     }
 }
 
-clipt_status clipt_activations_reserve(clipt_model *m, int B, int T,
+clipt_status clipt_activations_reserve(clipt_model *m, int B, size_t ntok,
                                        int training)
 {
     clipt_activations *a = &m->acts;
-    size_t BT = (size_t)B * (size_t)T;
     int layers = training ? m->cfg.layers : 1;
-    if (a->memory != NULL && a->capacity_rows >= B && a->capacity_tokens >= BT &&
+    if (a->memory != NULL && a->capacity_rows >= B && a->capacity_tokens >= ntok &&
         a->layers >= layers && a->with_grads >= training) {
         return CLIPT_OK;
     }
     clipt_activations fresh;
     memset(&fresh, 0, sizeof fresh);
     fresh.capacity_rows = B > a->capacity_rows ? B : a->capacity_rows;
-    fresh.capacity_tokens = BT > a->capacity_tokens ? BT : a->capacity_tokens;
+    fresh.capacity_tokens = ntok > a->capacity_tokens ? ntok : a->capacity_tokens;
     fresh.layers = layers > a->layers ? layers : a->layers;
     fresh.with_grads = training || a->with_grads;
 
@@ -193,27 +196,40 @@ clipt_status clipt_check_batch(const clipt_model *m, const int32_t *ids,
     return CLIPT_OK;
 }
 
-/* Copies ids[:, :T_used] into the workspace, with zeros after each eot. */
+/* Packs each row's tokens up to its end of text into the workspace, with
+ * their positions, the row offsets and the end-of-text token indices. With
+ * packing off, every row keeps all T columns and id 0 after its end. */
 static clipt_status upload_batch(clipt_model *m, const int32_t *ids,
-                                 const int32_t *eot, int B, int T, int T_used)
+                                 const int32_t *eot, int B, int T, size_t N)
 {
     clipt_context *ctx = m->ctx;
-    int32_t *trimmed = NULL;
-    CLIPT_TRY(clipt_host_alloc((size_t)B * T_used * sizeof(int32_t),
-                               "trimmed token ids", (void **)&trimmed));
+    const clipt_backend *be = ctx->backend;
+    int32_t *host = NULL;
+    size_t count = 2 * N + 2 * (size_t)B + 1;
+    CLIPT_TRY(clipt_host_alloc(count * sizeof(int32_t), "packed token ids", (void **)&host));
+    int32_t *packed = host, *pos = host + N, *offsets = host + 2 * N;
+    int32_t *rows = offsets + B + 1;
+    size_t n = 0;
     for (int b = 0; b < B; b++) {
-        for (int t = 0; t < T_used; t++) {
-            trimmed[(size_t)b * T_used + t] = t <= eot[b] ? ids[(size_t)b * T + t] : 0;
+        int len = m->pack_rows ? eot[b] + 1 : T;
+        offsets[b] = (int32_t)n;
+        rows[b] = (int32_t)n + eot[b];
+        for (int t = 0; t < len; t++, n++) {
+            packed[n] = t <= eot[b] ? ids[(size_t)b * T + t] : 0;
+            pos[n] = t;
         }
     }
-    clipt_status status = ctx->backend->upload(ctx, m->acts.ids, trimmed,
-                                               (size_t)B * T_used * sizeof(int32_t));
+    offsets[B] = (int32_t)n;
+    clipt_activations *a = &m->acts;
+    clipt_status status = be->upload(ctx, a->ids, packed, N * sizeof(int32_t));
+    if (status == CLIPT_OK) status = be->upload(ctx, a->pos, pos, N * sizeof(int32_t));
     if (status == CLIPT_OK) {
-        status = ctx->backend->upload(ctx, m->acts.eot, eot, (size_t)B * sizeof(int32_t));
+        status = be->upload(ctx, a->offsets, offsets, ((size_t)B + 1) * sizeof(int32_t));
     }
+    if (status == CLIPT_OK) status = be->upload(ctx, a->eot, rows, (size_t)B * sizeof(int32_t));
     /* The upload may run asynchronously; wait before freeing the source. */
-    if (status == CLIPT_OK) status = ctx->backend->synchronize(ctx);
-    free(trimmed);
+    if (status == CLIPT_OK) status = be->synchronize(ctx);
+    free(host);
     return status;
 }
 
@@ -221,20 +237,20 @@ static clipt_status upload_batch(clipt_model *m, const int32_t *ids,
 /* Forward                                                                  */
 /* ------------------------------------------------------------------------ */
 
-static clipt_status run_forward(clipt_model *m, int B, int T, int training)
+static clipt_status run_forward(clipt_model *m, int B, int ntok, int max_len,
+                                int training)
 {
     clipt_context *ctx = m->ctx;
     const clipt_backend *be = ctx->backend;
     const clipt_model_config *c = &m->cfg;
     clipt_activations *a = &m->acts;
     int C = c->width, NH = c->heads, F = c->mlp_width, P = c->projection_dim;
-    int BT = B * T;
     float eps = c->layer_norm_eps;
     const float *p = m->params;
     size_t stride = a->capacity_tokens;
 
-    CLIPT_TRY(be->embedding_forward(ctx, a->encoded, a->ids, p + m->wte,
-                                    p + m->wpe, B, T, C));
+    CLIPT_TRY(be->embedding_forward(ctx, a->encoded, a->ids, a->pos, p + m->wte,
+                                    p + m->wpe, ntok, C));
     const float *residual = a->encoded;
     for (int l = 0; l < c->layers; l++) {
         const clipt_layer_offsets *o = &m->layer[l];
@@ -255,32 +271,33 @@ static clipt_status run_forward(clipt_model *m, int B, int T, int training)
 
         /* attention sub-block: residual2 = residual + out_proj(attn(qkv(ln1))) */
         CLIPT_TRY(be->layernorm_forward(ctx, ln1, ln1_mean, ln1_rstd, residual,
-                                        p + o->ln1_weight, p + o->ln1_bias, BT,
+                                        p + o->ln1_weight, p + o->ln1_bias, ntok,
                                         C, eps));
         CLIPT_TRY(be->matmul_forward(ctx, qkv, ln1, p + o->qkv_weight,
-                                     p + o->qkv_bias, BT, C, 3 * C));
-        CLIPT_TRY(be->attention_forward(ctx, atty, lse, qkv, B, T, C, NH));
+                                     p + o->qkv_bias, ntok, C, 3 * C));
+        CLIPT_TRY(be->attention_forward(ctx, atty, lse, qkv, a->offsets, B, ntok, C,
+                                        NH, max_len));
         CLIPT_TRY(be->matmul_forward(ctx, a->scratch, atty,
                                      p + o->attn_out_weight,
-                                     p + o->attn_out_bias, BT, C, C));
-        CLIPT_TRY(be->add(ctx, residual2, residual, a->scratch, (size_t)BT * C));
+                                     p + o->attn_out_bias, ntok, C, C));
+        CLIPT_TRY(be->add(ctx, residual2, residual, a->scratch, (size_t)ntok * C));
 
         /* MLP sub-block: residual3 = residual2 + fc2(act(fc1(ln2))) */
         CLIPT_TRY(be->layernorm_forward(ctx, ln2, ln2_mean, ln2_rstd, residual2,
-                                        p + o->ln2_weight, p + o->ln2_bias, BT,
+                                        p + o->ln2_weight, p + o->ln2_bias, ntok,
                                         C, eps));
         CLIPT_TRY(be->matmul_forward(ctx, fch, ln2, p + o->fc1_weight,
-                                     p + o->fc1_bias, BT, C, F));
-        CLIPT_TRY(be->activation_forward(ctx, fch_act, fch, (size_t)BT * F,
+                                     p + o->fc1_bias, ntok, C, F));
+        CLIPT_TRY(be->activation_forward(ctx, fch_act, fch, (size_t)ntok * F,
                                          c->activation));
         CLIPT_TRY(be->matmul_forward(ctx, a->scratch, fch_act, p + o->fc2_weight,
-                                     p + o->fc2_bias, BT, F, C));
-        CLIPT_TRY(be->add(ctx, residual3, residual2, a->scratch, (size_t)BT * C));
+                                     p + o->fc2_bias, ntok, F, C));
+        CLIPT_TRY(be->add(ctx, residual3, residual2, a->scratch, (size_t)ntok * C));
         residual = residual3;
     }
 
     /* head: the end-of-text rows, final LayerNorm, projection */
-    CLIPT_TRY(be->gather_rows(ctx, a->pooled, residual, a->eot, B, T, C));
+    CLIPT_TRY(be->gather_rows(ctx, a->pooled, residual, a->eot, B, C));
     CLIPT_TRY(be->layernorm_forward(ctx, a->lnf, a->lnf_mean, a->lnf_rstd,
                                     a->pooled, p + m->lnf_weight,
                                     p + m->lnf_bias, B, C, eps));
@@ -291,23 +308,33 @@ static clipt_status run_forward(clipt_model *m, int B, int T, int training)
 
 clipt_status clipt_forward(clipt_model *m, const int32_t *ids,
                            const int32_t *eot, int B, int T, int training,
-                           int *T_used)
+                           size_t *tokens)
 {
     CLIPT_TRY(clipt_check_batch(m, ids, eot, B, T));
-    int used = 0;
+    size_t N = 0;
+    int max_len = 0;
     for (int b = 0; b < B; b++) {
-        if (eot[b] + 1 > used) used = eot[b] + 1;
+        int len = m->pack_rows ? eot[b] + 1 : T;
+        N += (size_t)len;
+        if (len > max_len) max_len = len;
+    }
+    if (N > (size_t)INT32_MAX / 4) {
+        return clipt_set_error(CLIPT_ERR_INVALID_ARGUMENT,
+                               "batch of %d rows has %zu tokens; split it into "
+                               "batches of fewer than %d tokens",
+                               B, N, INT32_MAX / 4);
     }
     m->forward_ready = 0;
-    CLIPT_TRY(clipt_activations_reserve(m, B, used, training));
-    CLIPT_TRY(upload_batch(m, ids, eot, B, T, used));
-    CLIPT_TRY(run_forward(m, B, used, training));
+    CLIPT_TRY(clipt_activations_reserve(m, B, N, training));
+    CLIPT_TRY(upload_batch(m, ids, eot, B, T, N));
+    CLIPT_TRY(run_forward(m, B, (int)N, max_len, training));
     if (training) {
         m->forward_ready = 1;
         m->forward_B = B;
-        m->forward_T = used;
+        m->forward_N = (int)N;
+        m->forward_max_len = max_len;
     }
-    if (T_used != NULL) *T_used = used;
+    if (tokens != NULL) *tokens = N;
     return CLIPT_OK;
 }
 
@@ -326,16 +353,15 @@ clipt_status clipt_backward(clipt_model *m)
     const clipt_backend *be = ctx->backend;
     const clipt_model_config *c = &m->cfg;
     clipt_activations *a = &m->acts;
-    int B = m->forward_B, T = m->forward_T;
+    int B = m->forward_B, ntok = m->forward_N, max_len = m->forward_max_len;
     int C = c->width, NH = c->heads, F = c->mlp_width, P = c->projection_dim;
-    int BT = B * T;
     const float *p = m->params;
     float *g = m->grads;
     size_t stride = a->capacity_tokens;
     size_t f = sizeof(float);
     m->forward_ready = 0;
 
-    CLIPT_TRY(be->zero(ctx, a->dresidual, (size_t)BT * C * f));
+    CLIPT_TRY(be->zero(ctx, a->dresidual, (size_t)ntok * C * f));
     CLIPT_TRY(be->zero(ctx, a->dpooled, (size_t)B * C * f));
     CLIPT_TRY(be->zero(ctx, a->dlnf, (size_t)B * C * f));
 
@@ -347,7 +373,7 @@ clipt_status clipt_backward(clipt_model *m)
                                      p + m->lnf_weight, a->lnf_mean,
                                      a->lnf_rstd, B, C));
     CLIPT_TRY(be->gather_rows_backward(ctx, a->dresidual, a->dpooled, a->eot,
-                                       B, T, C));
+                                       B, C));
 
     int lowest = m->first_trainable_layer;
     for (int l = c->layers - 1; l >= lowest; l--) {
@@ -372,44 +398,44 @@ clipt_status clipt_backward(clipt_model *m)
 
         /* residual3 = residual2 + fc2(act(fc1(ln2(residual2))));
          * dresidual holds d residual3 and becomes d residual2 */
-        CLIPT_TRY(be->zero(ctx, a->dfch_act, (size_t)BT * F * f));
+        CLIPT_TRY(be->zero(ctx, a->dfch_act, (size_t)ntok * F * f));
         CLIPT_TRY(be->matmul_backward(ctx, a->dfch_act, g + o->fc2_weight,
                                       g + o->fc2_bias, a->dresidual, fch_act,
-                                      p + o->fc2_weight, BT, F, C));
-        CLIPT_TRY(be->zero(ctx, a->dfch, (size_t)BT * F * f));
+                                      p + o->fc2_weight, ntok, F, C));
+        CLIPT_TRY(be->zero(ctx, a->dfch, (size_t)ntok * F * f));
         CLIPT_TRY(be->activation_backward(ctx, a->dfch, a->dfch_act, fch,
-                                          (size_t)BT * F, c->activation));
-        CLIPT_TRY(be->zero(ctx, a->dln, (size_t)BT * C * f));
+                                          (size_t)ntok * F, c->activation));
+        CLIPT_TRY(be->zero(ctx, a->dln, (size_t)ntok * C * f));
         CLIPT_TRY(be->matmul_backward(ctx, a->dln, g + o->fc1_weight,
                                       g + o->fc1_bias, a->dfch, ln2,
-                                      p + o->fc1_weight, BT, C, F));
+                                      p + o->fc1_weight, ntok, C, F));
         CLIPT_TRY(be->layernorm_backward(ctx, a->dresidual, g + o->ln2_weight,
                                          g + o->ln2_bias, a->dln, residual2,
                                          p + o->ln2_weight, ln2_mean, ln2_rstd,
-                                         BT, C));
+                                         ntok, C));
 
         /* residual2 = residual + out_proj(attn(qkv(ln1(residual))));
          * dresidual becomes d residual */
-        CLIPT_TRY(be->zero(ctx, a->datty, (size_t)BT * C * f));
+        CLIPT_TRY(be->zero(ctx, a->datty, (size_t)ntok * C * f));
         CLIPT_TRY(be->matmul_backward(ctx, a->datty, g + o->attn_out_weight,
                                       g + o->attn_out_bias, a->dresidual, atty,
-                                      p + o->attn_out_weight, BT, C, C));
-        CLIPT_TRY(be->zero(ctx, a->dqkv, (size_t)BT * 3 * C * f));
+                                      p + o->attn_out_weight, ntok, C, C));
+        CLIPT_TRY(be->zero(ctx, a->dqkv, (size_t)ntok * 3 * C * f));
         CLIPT_TRY(be->attention_backward(ctx, a->dqkv, a->datty, qkv, atty, lse,
-                                         B, T, C, NH));
-        CLIPT_TRY(be->zero(ctx, a->dln, (size_t)BT * C * f));
+                                         a->offsets, B, ntok, C, NH, max_len));
+        CLIPT_TRY(be->zero(ctx, a->dln, (size_t)ntok * C * f));
         CLIPT_TRY(be->matmul_backward(ctx, a->dln, g + o->qkv_weight,
                                       g + o->qkv_bias, a->dqkv, ln1,
-                                      p + o->qkv_weight, BT, C, 3 * C));
+                                      p + o->qkv_weight, ntok, C, 3 * C));
         CLIPT_TRY(be->layernorm_backward(ctx, need_dinp ? a->dresidual : NULL,
                                          g + o->ln1_weight, g + o->ln1_bias,
                                          a->dln, residual, p + o->ln1_weight,
-                                         ln1_mean, ln1_rstd, BT, C));
+                                         ln1_mean, ln1_rstd, ntok, C));
     }
 
     if (m->train_embeddings) {
         CLIPT_TRY(be->embedding_backward(ctx, g + m->wte, g + m->wpe,
-                                         a->dresidual, a->ids, B, T, C,
+                                         a->dresidual, a->ids, a->pos, ntok, C,
                                          c->vocab_size));
     }
     return CLIPT_OK;
