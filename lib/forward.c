@@ -9,7 +9,12 @@
  * columns 0..eot[b]. Each row is therefore cut after its end-of-text token
  * and the rows are packed one after another with no padding: the matrix
  * products run on the real tokens only, and attention keeps to each row
- * through its offsets. The final LayerNorm runs on the B gathered rows. */
+ * through its offsets.
+ *
+ * Only the end-of-text rows of the last block's output are used, so that
+ * block computes attention for every token (its keys and values are needed)
+ * but the rest of the block, the final LayerNorm and the projection only
+ * for the B end-of-text rows. */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -70,6 +75,8 @@ static void layout_activations(clipt_activations *a, const clipt_model_config *c
     a->fch_act = carve(cv, NL * ntok * F * f);
     a->residual3 = carve(cv, NL * ntok * C * f);
     a->scratch = carve(cv, ntok * C * f);
+    a->eot_residual = carve(cv, B * C * f);
+    a->eot_atty = carve(cv, B * C * f);
     a->pooled = carve(cv, B * C * f);
     a->lnf = carve(cv, B * C * f);
     a->lnf_mean = carve(cv, B * f);
@@ -82,6 +89,7 @@ static void layout_activations(clipt_activations *a, const clipt_model_config *c
         a->datty = carve(cv, ntok * C * f);
         a->dfch_act = carve(cv, ntok * F * f);
         a->dfch = carve(cv, ntok * F * f);
+        a->deot_atty = carve(cv, B * C * f);
         a->dpooled = carve(cv, B * C * f);
         a->dlnf = carve(cv, B * C * f);
         a->doutput = carve(cv, B * P * f);
@@ -269,7 +277,7 @@ static clipt_status run_forward(clipt_model *m, int B, int ntok, int max_len,
         float *fch_act = a->fch_act + s * stride * F;
         float *residual3 = a->residual3 + s * stride * C;
 
-        /* attention sub-block: residual2 = residual + out_proj(attn(qkv(ln1))) */
+        /* attention: residual2 = residual + out_proj(attn(qkv(ln1))) */
         CLIPT_TRY(be->layernorm_forward(ctx, ln1, ln1_mean, ln1_rstd, residual,
                                         p + o->ln1_weight, p + o->ln1_bias, ntok,
                                         C, eps));
@@ -277,27 +285,42 @@ static clipt_status run_forward(clipt_model *m, int B, int ntok, int max_len,
                                      p + o->qkv_bias, ntok, C, 3 * C));
         CLIPT_TRY(be->attention_forward(ctx, atty, lse, qkv, a->offsets, B, ntok, C,
                                         NH, max_len));
-        CLIPT_TRY(be->matmul_forward(ctx, a->scratch, atty,
-                                     p + o->attn_out_weight,
-                                     p + o->attn_out_bias, ntok, C, C));
-        CLIPT_TRY(be->add(ctx, residual2, residual, a->scratch, (size_t)ntok * C));
 
-        /* MLP sub-block: residual3 = residual2 + fc2(act(fc1(ln2))) */
+        /* The last block continues on the B end-of-text rows only. */
+        int rows = ntok;
+        const float *block_in = residual, *att_out = atty;
+        if (l == c->layers - 1) {
+            CLIPT_TRY(be->gather_rows(ctx, a->eot_residual, residual, a->eot, B, C));
+            CLIPT_TRY(be->gather_rows(ctx, a->eot_atty, atty, a->eot, B, C));
+            rows = B;
+            block_in = a->eot_residual;
+            att_out = a->eot_atty;
+        }
+        CLIPT_TRY(be->matmul_forward(ctx, a->scratch, att_out,
+                                     p + o->attn_out_weight,
+                                     p + o->attn_out_bias, rows, C, C));
+        CLIPT_TRY(be->add(ctx, residual2, block_in, a->scratch, (size_t)rows * C));
+
+        /* MLP: residual3 = residual2 + fc2(act(fc1(ln2))) */
         CLIPT_TRY(be->layernorm_forward(ctx, ln2, ln2_mean, ln2_rstd, residual2,
-                                        p + o->ln2_weight, p + o->ln2_bias, ntok,
+                                        p + o->ln2_weight, p + o->ln2_bias, rows,
                                         C, eps));
         CLIPT_TRY(be->matmul_forward(ctx, fch, ln2, p + o->fc1_weight,
-                                     p + o->fc1_bias, ntok, C, F));
-        CLIPT_TRY(be->activation_forward(ctx, fch_act, fch, (size_t)ntok * F,
+                                     p + o->fc1_bias, rows, C, F));
+        CLIPT_TRY(be->activation_forward(ctx, fch_act, fch, (size_t)rows * F,
                                          c->activation));
         CLIPT_TRY(be->matmul_forward(ctx, a->scratch, fch_act, p + o->fc2_weight,
-                                     p + o->fc2_bias, ntok, F, C));
-        CLIPT_TRY(be->add(ctx, residual3, residual2, a->scratch, (size_t)ntok * C));
+                                     p + o->fc2_bias, rows, F, C));
+        CLIPT_TRY(be->add(ctx, residual3, residual2, a->scratch, (size_t)rows * C));
         residual = residual3;
     }
 
-    /* head: the end-of-text rows, final LayerNorm, projection */
-    CLIPT_TRY(be->gather_rows(ctx, a->pooled, residual, a->eot, B, C));
+    /* head: final LayerNorm and projection of the end-of-text rows */
+    if (c->layers > 0) {
+        CLIPT_TRY(be->copy(ctx, a->pooled, residual, (size_t)B * C * sizeof(float)));
+    } else {
+        CLIPT_TRY(be->gather_rows(ctx, a->pooled, residual, a->eot, B, C));
+    }
     CLIPT_TRY(be->layernorm_forward(ctx, a->lnf, a->lnf_mean, a->lnf_rstd,
                                     a->pooled, p + m->lnf_weight,
                                     p + m->lnf_bias, B, C, eps));
@@ -365,15 +388,17 @@ clipt_status clipt_backward(clipt_model *m)
     CLIPT_TRY(be->zero(ctx, a->dpooled, (size_t)B * C * f));
     CLIPT_TRY(be->zero(ctx, a->dlnf, (size_t)B * C * f));
 
-    /* head: output = lnf projection^T; lnf = LN(pooled); pooled = x[b, eot] */
+    /* head: output = lnf projection^T; lnf = LN(pooled) */
     CLIPT_TRY(be->matmul_backward(ctx, a->dlnf, g + m->projection, NULL,
                                   a->doutput, a->lnf, p + m->projection, B, C, P));
     CLIPT_TRY(be->layernorm_backward(ctx, a->dpooled, g + m->lnf_weight,
                                      g + m->lnf_bias, a->dlnf, a->pooled,
                                      p + m->lnf_weight, a->lnf_mean,
                                      a->lnf_rstd, B, C));
-    CLIPT_TRY(be->gather_rows_backward(ctx, a->dresidual, a->dpooled, a->eot,
-                                       B, C));
+    if (c->layers == 0) {
+        /* pooled = encoded[eot] */
+        CLIPT_TRY(be->gather_rows_backward(ctx, a->dresidual, a->dpooled, a->eot, B, C));
+    }
 
     int lowest = m->first_trainable_layer;
     for (int l = c->layers - 1; l >= lowest; l--) {
@@ -396,30 +421,44 @@ clipt_status clipt_backward(clipt_model *m)
         const float *fch = a->fch + s * stride * F;
         const float *fch_act = a->fch_act + s * stride * F;
 
+        /* The last block ran its MLP and output projection on the B
+         * end-of-text rows; its gradient there starts in dpooled. */
+        int last = l == c->layers - 1;
+        int rows = last ? B : ntok;
+        float *dres = last ? a->dpooled : a->dresidual;
+        float *datt_out = last ? a->deot_atty : a->datty;
+        const float *att_out = last ? a->eot_atty : atty;
+
         /* residual3 = residual2 + fc2(act(fc1(ln2(residual2))));
-         * dresidual holds d residual3 and becomes d residual2 */
-        CLIPT_TRY(be->zero(ctx, a->dfch_act, (size_t)ntok * F * f));
+         * dres holds d residual3 and becomes d residual2 */
+        CLIPT_TRY(be->zero(ctx, a->dfch_act, (size_t)rows * F * f));
         CLIPT_TRY(be->matmul_backward(ctx, a->dfch_act, g + o->fc2_weight,
-                                      g + o->fc2_bias, a->dresidual, fch_act,
-                                      p + o->fc2_weight, ntok, F, C));
-        CLIPT_TRY(be->zero(ctx, a->dfch, (size_t)ntok * F * f));
+                                      g + o->fc2_bias, dres, fch_act,
+                                      p + o->fc2_weight, rows, F, C));
+        CLIPT_TRY(be->zero(ctx, a->dfch, (size_t)rows * F * f));
         CLIPT_TRY(be->activation_backward(ctx, a->dfch, a->dfch_act, fch,
-                                          (size_t)ntok * F, c->activation));
-        CLIPT_TRY(be->zero(ctx, a->dln, (size_t)ntok * C * f));
+                                          (size_t)rows * F, c->activation));
+        CLIPT_TRY(be->zero(ctx, a->dln, (size_t)rows * C * f));
         CLIPT_TRY(be->matmul_backward(ctx, a->dln, g + o->fc1_weight,
                                       g + o->fc1_bias, a->dfch, ln2,
-                                      p + o->fc1_weight, ntok, C, F));
-        CLIPT_TRY(be->layernorm_backward(ctx, a->dresidual, g + o->ln2_weight,
+                                      p + o->fc1_weight, rows, C, F));
+        CLIPT_TRY(be->layernorm_backward(ctx, dres, g + o->ln2_weight,
                                          g + o->ln2_bias, a->dln, residual2,
                                          p + o->ln2_weight, ln2_mean, ln2_rstd,
-                                         ntok, C));
+                                         rows, C));
 
         /* residual2 = residual + out_proj(attn(qkv(ln1(residual))));
-         * dresidual becomes d residual */
-        CLIPT_TRY(be->zero(ctx, a->datty, (size_t)ntok * C * f));
-        CLIPT_TRY(be->matmul_backward(ctx, a->datty, g + o->attn_out_weight,
-                                      g + o->attn_out_bias, a->dresidual, atty,
-                                      p + o->attn_out_weight, ntok, C, C));
+         * dres becomes d residual (on the end-of-text rows, for the last
+         * block, so it is scattered into the full-length gradients) */
+        CLIPT_TRY(be->zero(ctx, datt_out, (size_t)rows * C * f));
+        CLIPT_TRY(be->matmul_backward(ctx, datt_out, g + o->attn_out_weight,
+                                      g + o->attn_out_bias, dres, att_out,
+                                      p + o->attn_out_weight, rows, C, C));
+        if (last) {
+            CLIPT_TRY(be->zero(ctx, a->datty, (size_t)ntok * C * f));
+            CLIPT_TRY(be->gather_rows_backward(ctx, a->datty, a->deot_atty, a->eot, B, C));
+            CLIPT_TRY(be->gather_rows_backward(ctx, a->dresidual, a->dpooled, a->eot, B, C));
+        }
         CLIPT_TRY(be->zero(ctx, a->dqkv, (size_t)ntok * 3 * C * f));
         CLIPT_TRY(be->attention_backward(ctx, a->dqkv, a->datty, qkv, atty, lse,
                                          a->offsets, B, ntok, C, NH, max_len));

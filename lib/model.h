@@ -64,7 +64,9 @@ typedef struct clipt_activations {
     float *fch_act;        /* (layers,B,T,F) */
     float *residual3;      /* (layers,B,T,C) block output */
     float *scratch;        /* (B,T,C) projection outputs before the adds */
-    float *pooled;         /* (B,C) end-of-text rows of the last block */
+    float *eot_residual;   /* (B,C) last block's input at the end-of-text rows */
+    float *eot_atty;       /* (B,C) last block's attention output there */
+    float *pooled;         /* (B,C) last block's output at those rows */
     float *lnf;            /* (B,C) */
     float *lnf_mean;       /* (B) */
     float *lnf_rstd;       /* (B) */
@@ -76,6 +78,7 @@ typedef struct clipt_activations {
     float *datty;          /* (B,T,C) */
     float *dfch_act;       /* (B,T,F) */
     float *dfch;           /* (B,T,F) */
+    float *deot_atty;      /* (B,C) */
     float *dpooled;        /* (B,C) */
     float *dlnf;           /* (B,C) */
     float *doutput;        /* (B,P) */
