@@ -59,6 +59,7 @@ CLIPT_API void clipt_wordnet_free(clipt_wordnet *wn)
     free(wn->child);
     free(wn->node);
     free(wn->by_rank);
+    free(wn->rank_min_depth);
     free(wn->rank_max_depth);
     free(wn->anc);
     free(wn->lemmas);

@@ -54,6 +54,7 @@ struct clipt_wordnet {
     int32_t *child;            /* hyponyms and instance hyponyms */
     clipt_synset_node *node;   /* (n) */
     int32_t *by_rank;          /* (n) synset id of each LCS rank */
+    uint8_t *rank_min_depth;   /* (n) min depth of each LCS rank */
     uint8_t *rank_max_depth;   /* (n) max depth of each LCS rank */
     uint32_t *anc;             /* packed ancestor entries */
     int64_t anc_total;         /* entries in anc */

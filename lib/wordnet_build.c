@@ -450,13 +450,14 @@ clipt_status clipt_wordnet_build(clipt_wordnet_raw *raw, clipt_wordnet *wn)
     wn->name = malloc((size_t)n * sizeof *wn->name);
     wn->node = calloc((size_t)n, sizeof *wn->node);
     wn->by_rank = malloc((size_t)n * sizeof *wn->by_rank);
+    wn->rank_min_depth = malloc((size_t)n);
     wn->rank_max_depth = malloc((size_t)n);
     order = malloc((size_t)n * sizeof *order);
     min_depth = malloc((size_t)n);
     max_depth = malloc((size_t)n);
     keys = malloc((size_t)n * sizeof *keys);
-    if (!wn->pool || !wn->lemma || !wn->name || !wn->node || !wn->by_rank || !wn->rank_max_depth ||
-        !order || !min_depth || !max_depth || !keys) {
+    if (!wn->pool || !wn->lemma || !wn->name || !wn->node || !wn->by_rank || !wn->rank_min_depth ||
+        !wn->rank_max_depth || !order || !min_depth || !max_depth || !keys) {
         status = clipt_set_error(CLIPT_ERR_OUT_OF_MEMORY, "out of host memory for %d synsets", n);
         goto fail;
     }
@@ -482,6 +483,7 @@ clipt_status clipt_wordnet_build(clipt_wordnet_raw *raw, clipt_wordnet *wn)
         wn->node[id].min_depth = min_depth[id];
         wn->node[id].max_depth = max_depth[id];
         wn->by_rank[r] = id;
+        wn->rank_min_depth[r] = min_depth[id];
         wn->rank_max_depth[r] = max_depth[id];
     }
     CLIPT_TRY_GOTO(build_ancestors(wn, order));

@@ -36,14 +36,14 @@
 
 #include "wordnet.h"
 
-/* Returns spd(x, s) of rule 5 for the subsumer s, found at distance dist
- * in x's ancestor list. */
+/* Returns spd(x, s) of rule 5 for the subsumer s of LCS rank
+ * subsumer_rank, found at distance dist in x's ancestor list. */
 static int32_t path_to_subsumer(const clipt_wordnet *wn, const clipt_synset_node *x,
-                                const clipt_synset_node *s, int32_t dist)
+                                int32_t subsumer_rank, int32_t dist)
 {
-    if (x == s) return 0;
+    if (x->rank == subsumer_rank) return 0;
     if (x->additive) return dist;
-    return clipt_wordnet_spd(wn, x, s);
+    return clipt_wordnet_spd(wn, x, &wn->node[wn->by_rank[subsumer_rank]]);
 }
 
 /* Computes NLTK's similarity; returns 0 when a and b share no ancestor. */
@@ -65,27 +65,27 @@ static int wup_nltk(const clipt_wordnet *wn, int32_t a, int32_t b, double *out)
         }
     }
     if (i == na || j == nb) return 0;
-    int32_t first = CLIPT_ANC_RANK(la[i]);
-    const clipt_synset_node *s = &wn->node[wn->by_rank[first]];
+    int32_t subsumer_rank = CLIPT_ANC_RANK(la[i]);
     int32_t dist_a = CLIPT_ANC_DIST(la[i]), dist_b = CLIPT_ANC_DIST(lb[j]);
+    int32_t max_depth = wn->rank_max_depth[subsumer_rank];
 
     /* Rule 3: a wins when it is an ancestor of b with the same min depth. */
-    int32_t rank_a = ia->rank;
-    if (rank_a != first && ia->min_depth == s->min_depth) {
+    if (ia->rank != subsumer_rank && ia->min_depth == wn->rank_min_depth[subsumer_rank]) {
         int32_t k = j + 1;
-        while (k < nb && CLIPT_ANC_RANK(lb[k]) < rank_a)
+        while (k < nb && CLIPT_ANC_RANK(lb[k]) < ia->rank)
             k++;
-        if (k < nb && CLIPT_ANC_RANK(lb[k]) == rank_a) {
-            s = ia;
+        if (k < nb && CLIPT_ANC_RANK(lb[k]) == ia->rank) {
+            subsumer_rank = ia->rank;
+            max_depth = ia->max_depth;
             dist_a = 0;
             dist_b = CLIPT_ANC_DIST(lb[k]);
         }
     }
 
     /* Rules 4 to 6. */
-    int32_t depth = s->max_depth + 1;
-    int32_t len_a = path_to_subsumer(wn, ia, s, dist_a);
-    int32_t len_b = path_to_subsumer(wn, ib, s, dist_b);
+    int32_t depth = max_depth + 1;
+    int32_t len_a = path_to_subsumer(wn, ia, subsumer_rank, dist_a);
+    int32_t len_b = path_to_subsumer(wn, ib, subsumer_rank, dist_b);
     *out = 2.0 * depth / (double)(len_a + len_b + 2 * depth);
     return 1;
 }

@@ -214,8 +214,8 @@ END_TEST
 
 START_TEST(tiny_shared_text_stays_in_training)
 {
-    /* Find split seeds that put dog.n.01 and dog.n.02 on opposite sides;
-     * the text "dog" must then be a training text used by the training
+    /* Find split seeds that put dog.n.01 and dog.n.02 on opposite sides.
+     * The text "dog" must then be a training text, used by the training
      * synset only. */
     int32_t dog1 = id_of(tiny, "dog.n.01"), dog2 = id_of(tiny, "dog.n.02");
     int tested = 0;
