@@ -17,10 +17,10 @@
  *     greater than its own, and score below 1 (dog.n.01 reaches a root
  *     quickly through domestic_animal.n.01 while canine.n.02 is deeper).
  *  5. For x = a and x = b, len(x) = spd(x, subsumer) + depth. spd is 0 when
- *     x is the subsumer; otherwise it is the shortest path that climbs
- *     from x to some common ancestor c of x and the subsumer and descends
- *     to the subsumer: min over c of d(x, c) + d(subsumer, c), with d the
- *     shortest upward distance. This can be shorter than d(x, subsumer).
+ *     x is the subsumer. Otherwise it is the shortest path that climbs
+ *     from x to a common ancestor c of x and the subsumer, then descends
+ *     to the subsumer: min over c of d(x, c) + d(subsumer, c), where d is
+ *     the shortest upward distance. It can be less than d(x, subsumer).
  *  6. The similarity is 2 depth / (len(a) + len(b)) in double precision.
  * NLTK adds a simulated root only for verbs, adjectives, adverbs and
  * WordNet 1.6 nouns, so none is added here; synsets without a common
