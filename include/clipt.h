@@ -340,22 +340,26 @@ CLIPT_API clipt_status clipt_model_encode(clipt_model *model,
  * ids as open_clip's tokenizer: the text is cleaned (ftfy's fixes, HTML
  * references decoded, whitespace collapsed, Unicode lower-casing), split by
  * CLIP's pre-tokenizer expression and encoded with byte-level BPE. One row
- * is the start-of-text id, the text's ids, then the end-of-text id; with the
+ * is the start-of-text id, the text's ids, then the end-of-text id. With the
  * released vocabulary those are 49406 and 49407.
  *
- * Not reproduced from ftfy: mojibake repair (text such as "cafÃ©" that was
- * decoded with the wrong encoding keeps its wrong characters) and the
- * joining of UTF-16 surrogate pairs (invalid in UTF-8, so rejected).
+ * Two of ftfy's repairs are not reproduced. Mojibake (UTF-8 text that was
+ * decoded as Latin-1 or windows-1252, such as "caf" followed by U+00C3
+ * U+00A9 for "cafe" with an acute e) keeps its wrong characters. UTF-16
+ * surrogate pairs cannot occur in valid UTF-8, so text with them is
+ * rejected rather than joined. Characters assigned after Unicode 14 may be
+ * split differently from open_clip, whose regular expressions know newer
+ * Unicode versions.
  *
- * Encoding keeps a cache of the words seen so far and scratch buffers in
- * the handle, so a tokenizer must not be used by two threads at once; load
- * one per thread to tokenize in parallel. clipt_tokenizer_decode() and the
- * id getters only read the handle.
+ * Encoding updates a cache of the words seen so far and scratch buffers in
+ * the handle. A tokenizer must therefore not be used by two threads at
+ * once; load one per thread to tokenize in parallel.
+ * clipt_tokenizer_decode() and the id getters only read the handle.
  */
 typedef struct clipt_tokenizer clipt_tokenizer;
 
 /* Loads a tokenizer from path: either OpenAI's bpe_simple_vocab_16e6.txt.gz
- * (the file scripts/setup places in data/) or a directory that holds a
+ * (the file scripts/setup places in data/) or a directory that contains a
  * Hugging Face checkpoint's vocab.json and merges.txt. The caller frees *out
  * with clipt_tokenizer_free().
  * Errors: CLIPT_ERR_INVALID_ARGUMENT for NULL arguments;
@@ -422,7 +426,7 @@ CLIPT_API clipt_status clipt_tokenizer_encode_batch(clipt_tokenizer *tok,
 /*
  * Decodes n ids into UTF-8 text as open_clip's decode does: the bytes of
  * every token, special tokens as their spelling, with each end-of-word mark
- * "</w>" turned into a space; byte sequences that are not UTF-8 become
+ * "</w>" turned into a space. Byte sequences that are not UTF-8 become
  * U+FFFD. Writes at most size bytes including the terminating NUL into text
  * (cut at a character boundary when it does not fit) and stores the full
  * length in bytes, NUL excluded, in *length; call with size 0 to learn it.

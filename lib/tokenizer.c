@@ -39,6 +39,62 @@ CLIPT_API int32_t clipt_tokenizer_end_id(const clipt_tokenizer *tok)
 }
 
 /* ------------------------------------------------------------------------ */
+/* Pre-tokenizer                                                            */
+/* ------------------------------------------------------------------------ */
+
+/* CLIP's pre-tokenizer: the special tokens, the contractions 's 't 're 've
+ * 'm 'll 'd (only after an ASCII apostrophe), runs of letters, single
+ * digits, and runs of anything else but whitespace. Whitespace separates
+ * matches and is dropped. The reference compiles it case-insensitively with
+ * Python's regex module, which makes two details explicit here:
+ *   - its \s is the 25 White_Space characters; PCRE2's \s also takes
+ *     U+180E, so the class lists them;
+ *   - U+0345 (combining ypogegrammeni) case-folds to a Greek letter, so the
+ *     case-insensitive symbol class [^\s\p{L}\p{N}] rejects it while the
+ *     letter class does not take it either: no alternative matches it and it
+ *     is dropped like whitespace. It is left out of the symbol class. */
+#define WHITE_SPACE                                                                                \
+    "\\t\\n\\x0B\\f\\r \\x{85}\\x{A0}\\x{1680}\\x{2000}-\\x{200A}\\x{2028}\\x{2029}"               \
+    "\\x{202F}\\x{205F}\\x{3000}"
+clipt_status clipt_tokenizer_compile_pattern(clipt_tokenizer *tok)
+{
+    char pattern[512];
+    size_t w = 0;
+    for (int k = 0; k < 2; k++) {
+        for (size_t i = 0; i < tok->special_length[k]; i++) {
+            unsigned char c = (unsigned char)tok->special_text[k][i];
+            int alnum = (c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z');
+            if (w + 4 >= sizeof pattern / 2)
+                return clipt_set_error(CLIPT_ERR_UNSUPPORTED,
+                                       "special token \"%s\" is too long for the pre-tokenizer",
+                                       tok->special_text[k]);
+            if (!alnum && c < 0x80) pattern[w++] = '\\';
+            pattern[w++] = (char)c;
+        }
+        pattern[w++] = '|';
+    }
+    const char *rest =
+        "'s|'t|'re|'ve|'m|'ll|'d|[\\p{L}]+|[\\p{N}]|[^" WHITE_SPACE "\\x{345}\\p{L}\\p{N}]+";
+    memcpy(pattern + w, rest, strlen(rest) + 1);
+
+    int code;
+    PCRE2_SIZE offset;
+    tok->pattern = pcre2_compile((PCRE2_SPTR)pattern, PCRE2_ZERO_TERMINATED,
+                                 PCRE2_UTF | PCRE2_UCP | PCRE2_CASELESS, &code, &offset, NULL);
+    if (!tok->pattern) {
+        PCRE2_UCHAR message[256];
+        pcre2_get_error_message(code, message, sizeof message);
+        return clipt_set_error(CLIPT_ERR_INTERNAL, "pre-tokenizer pattern failed at %zu: %s",
+                               (size_t)offset, (const char *)message);
+    }
+    /* Without JIT support PCRE2 interprets the pattern, more slowly. */
+    pcre2_jit_compile(tok->pattern, PCRE2_JIT_COMPLETE);
+    tok->match = pcre2_match_data_create_from_pattern(tok->pattern, NULL);
+    if (!tok->match) return clipt_set_error(CLIPT_ERR_OUT_OF_MEMORY, "out of host memory");
+    return CLIPT_OK;
+}
+
+/* ------------------------------------------------------------------------ */
 /* Encoding                                                                 */
 /* ------------------------------------------------------------------------ */
 
@@ -126,7 +182,7 @@ CLIPT_API clipt_status clipt_tokenizer_count(clipt_tokenizer *tok, const char *t
     if (count > INT32_MAX)
         return clipt_set_error(CLIPT_ERR_INVALID_ARGUMENT,
                                "clipt_tokenizer_count: the text encodes to %zu ids, more than "
-                               "an int holds",
+                               "fits in an int",
                                count);
     *n = (int)count;
     return CLIPT_OK;

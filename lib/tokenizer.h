@@ -191,7 +191,7 @@ struct clipt_tokenizer {
     int32_t byte_end_id[256];
     clipt_merge_table merges;
 
-    /* Decoding: the bytes each id stands for ("</w>" included literally),
+    /* Decoding: the bytes each id represents ("</w>" included literally),
      * token_bytes + token_offset[id] up to token_offset[id + 1]. An id that
      * the vocabulary leaves unused has token_known[id] == 0. */
     uint32_t *token_offset;
@@ -211,7 +211,45 @@ struct clipt_tokenizer {
     size_t ids_capacity;
 };
 
-/* Loader helpers shared by the two file formats (lib/tokenizer_load.c). */
+/* ------------------------------------------------------------------------ */
+/* Loading (lib/tokenizer_load.c, lib/tokenizer_vocab.c)                    */
+/* ------------------------------------------------------------------------ */
+
+/* Fills CLIP's byte table: char_of_byte[b] is the code point that
+ * represents byte b in token strings, order_of_byte[b] the id of its
+ * symbol. */
+void clipt_byte_table(uint32_t char_of_byte[256], int32_t order_of_byte[256]);
+
+/* Every token string by id, plus a hash index from string to id. */
+typedef struct clipt_vocab_builder {
+    char *text; /* all strings, back to back */
+    size_t text_used, text_capacity;
+    uint32_t *offset; /* (vocab_size + 1) offsets into text */
+    int32_t *slot_id; /* hash slots holding ids, -1 when empty */
+    size_t mask;
+    int32_t size;    /* vocabulary size (highest id + 1) */
+    int32_t next_id; /* ids below it have their string set */
+} clipt_vocab_builder;
+
+clipt_status clipt_vocab_builder_init(clipt_vocab_builder *v, int32_t size);
+void clipt_vocab_builder_release(clipt_vocab_builder *v);
+/* Returns the id of string s (n bytes), or -1. */
+int32_t clipt_vocab_builder_find(const clipt_vocab_builder *v, const char *s, size_t n);
+/* Stores s as the string of id. Ids are set in increasing order. */
+clipt_status clipt_vocab_builder_set(clipt_vocab_builder *v, int32_t id, const char *s, size_t n);
+
+/* Builds tok's decoding table from the strings in v; path names the file
+ * in error messages. Errors: CLIPT_ERR_PARSE for a token with a character
+ * outside the byte table. */
+clipt_status clipt_tokenizer_build_decoder(clipt_tokenizer *tok, const clipt_vocab_builder *v,
+                                           const uint32_t char_of_byte[256], const char *path);
+/* Sets special token which (CLIPT_SPECIAL_START or _END): its id and the
+ * spelling matched in input text. */
+clipt_status clipt_tokenizer_set_special(clipt_tokenizer *tok, int which, const char *text,
+                                         int32_t id);
+
+/* Compiles CLIP's pre-tokenizer expression with the tokenizer's special
+ * token spellings (lib/tokenizer.c). */
 clipt_status clipt_tokenizer_compile_pattern(clipt_tokenizer *tok);
 
 /* Appends the ids of one pre-token (UTF-8 bytes, not a special token) to

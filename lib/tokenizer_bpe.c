@@ -1,15 +1,16 @@
 /* Byte-pair encoding of one pre-token, the merge table it reads and the
  * per-tokenizer cache of finished words.
  *
- * A pre-token's UTF-8 bytes start as one symbol each; the last byte takes
- * its end-of-word form (the byte's character followed by "</w>"), so a piece
- * at the end of a word and the same piece inside a longer word are different
- * tokens. Then, over and over, the adjacent pair with the lowest merge rank
- * is replaced by its merged symbol, every occurrence from left to right
- * without overlap, until no adjacent pair has a rank. The result is the
- * same as the reference loop in OpenAI's simple_tokenizer.py; this version
- * keeps the candidate pairs in a min-heap ordered by (rank, position), so a
- * pre-token of n bytes costs O(n log n) rather than O(n^2). */
+ * A pre-token's UTF-8 bytes start as one symbol each. The last byte takes
+ * its end-of-word form (the byte's character followed by "</w>"), so a
+ * piece at the end of a word and the same piece inside a longer word are
+ * different tokens. Then the adjacent pair with the lowest merge rank is
+ * replaced by its merged symbol, at every occurrence from left to right
+ * without overlap, and this repeats until no adjacent pair has a rank.
+ * The result equals that of the reference loop in OpenAI's
+ * simple_tokenizer.py. This version keeps the candidate pairs in a
+ * min-heap ordered by (rank, position), so a pre-token of n bytes costs
+ * O(n log n) rather than O(n^2). */
 #include <stdlib.h>
 #include <string.h>
 
@@ -149,7 +150,7 @@ clipt_status clipt_bpe_word(const clipt_tokenizer *tok, clipt_bpe_buffers *b, co
         return clipt_set_error(CLIPT_ERR_INVALID_ARGUMENT,
                                "a single word of %zu bytes is too long to tokenize", length);
     if (length > b->symbol_capacity) {
-        /* One block holds the symbol, prev and next arrays. */
+        /* One allocation contains the symbol, prev and next arrays. */
         int32_t *block = realloc(b->symbols, 3 * length * sizeof(int32_t));
         if (!block)
             return clipt_set_error(CLIPT_ERR_OUT_OF_MEMORY,
@@ -175,7 +176,8 @@ clipt_status clipt_bpe_word(const clipt_tokenizer *tok, clipt_bpe_buffers *b, co
         push_pair(tok, symbol, b->heap, &size, i, i + 1);
 
     /* Merge the lowest (rank, position) pair that is still current. A
-     * merged-away position holds -1; stale candidates are skipped. */
+     * position merged into its left neighbour is marked -1, and candidates
+     * whose symbols changed since they were pushed are skipped. */
     while (size > 0) {
         struct clipt_bpe_candidate c = heap_pop(b->heap, &size);
         int32_t p = c.pos, q = next[p];

@@ -6,13 +6,13 @@
  *   3. every run of whitespace becomes one space (Python's str.split());
  *   4. str.lower(), a full Unicode lower-casing.
  *
- * ftfy.fix_text splits the text into lines (each keeps its '\n'; a line
- * longer than 1,000,000 code points is cut there) and repeats these fixes on
- * each line until the line stops changing: unescape_html, fix_encoding,
+ * ftfy.fix_text splits the text into lines, each with its '\n', and cuts a
+ * line longer than 1,000,000 code points there. On each line it repeats
+ * these fixes until the line stops changing: unescape_html, fix_encoding,
  * fix_c1_controls, fix_latin_ligatures, fix_character_width, uncurl_quotes,
  * fix_line_breaks, fix_surrogates, remove_terminal_escapes,
- * remove_control_chars, then NFC. Its unescape_html is "auto": it is off
- * for the first line that contains '<' and for every line after it.
+ * remove_control_chars, then NFC. Its unescape_html is "auto", which turns
+ * it off for the first line that contains '<' and for every line after it.
  *
  * NOTE: two of those fixes are not reproduced, so text that needs them
  * tokenizes differently from open_clip:
@@ -38,9 +38,9 @@
 /* ftfy.fix_text cuts lines longer than this many code points (its
  * max_decode_length). */
 #define FTFY_MAX_SEGMENT 1000000
-/* The fixes settle after a few rounds; every round past the first needs a
- * change that a previous round made possible, such as one more level of
- * "&amp;amp;". The bound only guards against a cycle. */
+/* The fixes settle after a few rounds, because a round past the first only
+ * finds work that the previous round created, such as one more level of
+ * "&amp;amp;". The bound on rounds only guards against a cycle. */
 #define FTFY_MAX_ROUNDS_SLACK 8
 
 /* The code point buffers of clipt_clean_buffers. */
@@ -69,10 +69,10 @@ clipt_status clipt_grow(void **buffer, size_t *capacity, size_t needed, size_t e
 
 /* Buffers always exist after a reserve, even for empty text, so pointer
  * arithmetic and memcpy never see NULL. */
-static clipt_status reserve_cps(clipt_clean_buffers *b, int which, size_t needed)
+static clipt_status reserve_cps(clipt_clean_buffers *b, int buffer, size_t needed)
 {
     if (needed == 0) needed = 1;
-    return clipt_grow((void **)&b->cps[which], &b->cps_capacity[which], needed, sizeof(uint32_t),
+    return clipt_grow((void **)&b->cps[buffer], &b->cps_capacity[buffer], needed, sizeof(uint32_t),
                       "tokenizer text buffer");
 }
 
@@ -348,8 +348,8 @@ static int is_plain(uint32_t cp)
     return (cp >= 0x20 && cp < 0x7F) || cp == '\t' || cp == '\n';
 }
 
-/* One pass of every fix over the segment in buffer *cur (n code points);
- * the result lands in *cur again, which may now name the other buffer. */
+/* Runs every fix once over the *n code points in buffer *cur. The result
+ * is left in buffer *cur, which may now be the other work buffer. */
 static clipt_status fix_round(clipt_clean_buffers *b, int *cur, size_t *n, int unescape)
 {
     int src = *cur, dst = (src == BUF_WORK_A) ? BUF_WORK_B : BUF_WORK_A;

@@ -7,7 +7,7 @@
 
 #include "tokenizer.h"
 
-/* Longest name html.unescape looks at, in characters (its {1,32}). */
+/* Maximum length of a name that html.unescape matches, in characters. */
 #define HTML_NAME_MAX 32
 /* ftfy matches &name; and &#name; with 1 to 24 letters or digits. */
 #define FTFY_NAME_MAX 24
@@ -84,9 +84,9 @@ static int hex_value(uint32_t c)
     return -1;
 }
 
-/* Writes what the numeric reference &#num; decodes to (0 or 1 code point):
- * HTML5's replacement for the C1 range, NUL and CR; U+FFFD for surrogates and
- * numbers past U+10FFFF; nothing for the code points HTML5 forbids. */
+/* Writes what the numeric reference &#num; decodes to, 0 or 1 code point.
+ * The C1 range, NUL and CR get HTML5's replacements, surrogates and numbers
+ * past U+10FFFF become U+FFFD, and the code points HTML5 forbids vanish. */
 static size_t write_numeric(uint32_t *dst, uint32_t num)
 {
     for (size_t i = 0; i < clipt_html_invalid_charrefs_count; i++) {
@@ -105,7 +105,7 @@ static size_t write_numeric(uint32_t *dst, uint32_t num)
     return 1;
 }
 
-/* Names may hold any character but these (html.unescape's [^\t\n\f <&#;]). */
+/* Names may contain any character but these (html.unescape's [^\t\n\f <&#;]). */
 static int is_name_char(uint32_t c)
 {
     return c != '\t' && c != '\n' && c != '\f' && c != ' ' && c != '<' && c != '&' && c != '#' &&

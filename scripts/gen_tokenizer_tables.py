@@ -145,9 +145,9 @@ def main():
 
     # str.lower() turns U+03A3 into final sigma when a cased letter comes
     # before it (skipping case-ignorable characters) and none comes after.
-    # Probing: "A\u03a3" + c + "B" keeps the medial sigma exactly when c is
-    # cased or case-ignorable; c + "\u03a3" gives the final sigma exactly
-    # when c is cased and not case-ignorable.
+    # So "A\u03a3" + c + "B" keeps the medial sigma exactly when c is cased
+    # or case-ignorable. And c + "\u03a3" gives the final sigma exactly when
+    # c is cased and not case-ignorable.
     def cased_not_ignorable(cp):
         return (chr(cp) + "\u03a3").lower()[-1] == "\u03c2"
 

@@ -331,7 +331,7 @@ START_TEST(decode_matches_open_clip)
     const int32_t broken[] = {320, 94, 383};
     check_decode(tok, broken, 3, "a \xEF\xBF\xBD\xEF\xBF\xBD ");
 
-    /* Size 0 asks for the length; a short buffer cuts at a character. */
+    /* Size 0 returns only the length; a short buffer cuts at a character. */
     n = encode_all(tok, "caf\xC3\xA9", ids);
     size_t length;
     ck_assert_int_eq(clipt_tokenizer_decode(tok, ids + 1, n - 2, NULL, 0, &length), CLIPT_OK);

@@ -253,7 +253,7 @@ static size_t put_utf8(char *out, uint32_t cp)
 }
 
 /* The class the pre-tokenizer gives c, found as the oracle does: from the
- * matches in "a" c c "1". L joins the letter run, N stands alone twice, S
+ * matches in "a" c c "1". L joins the letter run, N matches alone twice, S
  * forms its own run, W is dropped. */
 static char pretoken_class(clipt_tokenizer *tok, uint32_t cp)
 {

@@ -16,7 +16,7 @@ Writes three gzip files under tests/fixtures/:
   tokenizer_codepoints.json.gz
                              for every code point: how CLIP's pre-tokenizer
                              expression classifies it, and what the text
-                             cleaning makes of it when it stands alone
+                             cleaning makes of it as a one-character text
 
 open_clip's SimpleTokenizer is the reference. Hugging Face's CLIPTokenizer
 (the Rust `tokenizers` backend in transformers 5), built from the same
@@ -217,9 +217,9 @@ def main():
     with tempfile.TemporaryDirectory() as directory:
         hf = build_hf(directory)
 
-    # WordNet lemmas and the photo template. A template row that equals
-    # PREFIX + the lemma's ids between start and end + SUFFIX is stored as a
-    # 0 (all but a few are); the others are stored whole.
+    # WordNet lemmas and the photo template. Almost every template row is
+    # the prefix, the lemma's ids between start and end, then the suffix;
+    # such a row is stored as a 0, and the others are stored whole.
     lemmas = read_lemmas(args.wordnet)
     prefix, suffix = reference("a photo of a")[:-1], reference(".")[1:]
     blob = bytearray(WORDNET_MAGIC)
