@@ -46,13 +46,16 @@ CLIPT_API int32_t clipt_tokenizer_end_id(const clipt_tokenizer *tok)
  * 'm 'll 'd (only after an ASCII apostrophe), runs of letters, single
  * digits, and runs of anything else but whitespace. Whitespace separates
  * matches and is dropped. The reference compiles it case-insensitively with
- * Python's regex module, which makes two details explicit here:
- *   - its \s is the 25 White_Space characters; PCRE2's \s also takes
- *     U+180E, so the class lists them;
+ * Python's regex module, and two details of that module are spelled out:
+ *   - Its \s is the 25 White_Space characters. PCRE2's \s also matches
+ *     U+180E, so the class lists them.
  *   - U+0345 (combining ypogegrammeni) case-folds to a Greek letter, so the
- *     case-insensitive symbol class [^\s\p{L}\p{N}] rejects it while the
- *     letter class does not take it either: no alternative matches it and it
- *     is dropped like whitespace. It is left out of the symbol class. */
+ *     reference's case-insensitive symbol class rejects it, and its letter
+ *     class does not match it either. It is dropped like whitespace there,
+ *     so it is left out of the symbol class here.
+ * NOTE: \p{L} and \p{N} use PCRE2's tables (Unicode 14 in PCRE2 10.42), so a
+ * letter assigned after Unicode 14 is a symbol here but a letter for the
+ * reference, whose regex module knows newer Unicode versions. */
 #define WHITE_SPACE                                                                                \
     "\\t\\n\\x0B\\f\\r \\x{85}\\x{A0}\\x{1680}\\x{2000}-\\x{200A}\\x{2028}\\x{2029}"               \
     "\\x{202F}\\x{205F}\\x{3000}"
