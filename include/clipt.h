@@ -664,6 +664,112 @@ CLIPT_API int32_t clipt_sampler_text_count(const clipt_sampler *sampler);
 CLIPT_API clipt_status clipt_sampler_text(const clipt_sampler *sampler,
                                           int32_t text_id, const char **text,
                                           clipt_split *split);
+/* Tokenizer: CLIP's byte-level BPE                                         */
+/* ------------------------------------------------------------------------ */
+
+/*
+ * Turns UTF-8 text into the token ids CLIP's text encoder reads, the same
+ * ids as open_clip's tokenizer: the text is cleaned (ftfy's fixes, HTML
+ * references decoded, whitespace collapsed, Unicode lower-casing), split by
+ * CLIP's pre-tokenizer expression and encoded with byte-level BPE. One row
+ * is the start-of-text id, the text's ids, then the end-of-text id. With the
+ * released vocabulary those are 49406 and 49407.
+ *
+ * Two of ftfy's repairs are not reproduced. Mojibake (UTF-8 text that was
+ * decoded as Latin-1 or windows-1252, such as "caf" followed by U+00C3
+ * U+00A9 for "cafe" with an acute e) keeps its wrong characters. UTF-16
+ * surrogate pairs cannot occur in valid UTF-8, so text with them is
+ * rejected rather than joined. Characters assigned after Unicode 14 may be
+ * split differently from open_clip, whose regular expressions know newer
+ * Unicode versions.
+ *
+ * Encoding updates a cache of the words seen so far and scratch buffers in
+ * the handle. A tokenizer must therefore not be used by two threads at
+ * once; load one per thread to tokenize in parallel.
+ * clipt_tokenizer_decode() and the id getters only read the handle.
+ */
+typedef struct clipt_tokenizer clipt_tokenizer;
+
+/* Loads a tokenizer from path: either OpenAI's bpe_simple_vocab_16e6.txt.gz
+ * (the file scripts/setup places in data/) or a directory that contains a
+ * Hugging Face checkpoint's vocab.json and merges.txt. The caller frees *out
+ * with clipt_tokenizer_free().
+ * Errors: CLIPT_ERR_INVALID_ARGUMENT for NULL arguments;
+ * CLIPT_ERR_FILE_NOT_FOUND, CLIPT_ERR_IO; CLIPT_ERR_CORRUPT for a damaged
+ * gzip stream; CLIPT_ERR_PARSE naming the file and line of a malformed
+ * merge or vocabulary entry; CLIPT_ERR_OUT_OF_MEMORY. */
+CLIPT_API clipt_status clipt_tokenizer_load(const char *path,
+                                            clipt_tokenizer **out);
+
+/* Loads a tokenizer from a Hugging Face vocab.json and merges.txt given by
+ * their paths. Errors as clipt_tokenizer_load(). */
+CLIPT_API clipt_status clipt_tokenizer_load_hf(const char *vocab_json_path,
+                                               const char *merges_txt_path,
+                                               clipt_tokenizer **out);
+
+/* Releases a tokenizer. NULL is accepted. */
+CLIPT_API void clipt_tokenizer_free(clipt_tokenizer *tok);
+
+/* Returns the vocabulary size (49408 for CLIP's released vocabulary). */
+CLIPT_API int32_t clipt_tokenizer_vocab_size(const clipt_tokenizer *tok);
+
+/* Returns the start-of-text id (49406 for CLIP's released vocabulary). */
+CLIPT_API int32_t clipt_tokenizer_start_id(const clipt_tokenizer *tok);
+
+/* Returns the end-of-text id (49407 for CLIP's released vocabulary). */
+CLIPT_API int32_t clipt_tokenizer_end_id(const clipt_tokenizer *tok);
+
+/*
+ * Encodes one NUL-terminated UTF-8 text into ids[0 .. *n): the start id,
+ * the text's ids, the end id. When that is longer than capacity, the first
+ * capacity ids are kept and the last of them becomes the end id, as
+ * open_clip truncates, so *n == capacity and the row still ends with the
+ * end-of-text token. The texts "<start_of_text>" and "<end_of_text>" in the
+ * input (for a vocabulary loaded from vocab.json: "<|startoftext|>" and
+ * "<|endoftext|>") become the special ids, as in the reference tokenizers.
+ * Errors: CLIPT_ERR_INVALID_ARGUMENT for NULL pointers or capacity < 2;
+ * CLIPT_ERR_INVALID_UTF8 with the byte offset of the first invalid
+ * sequence; CLIPT_ERR_OUT_OF_MEMORY.
+ */
+CLIPT_API clipt_status clipt_tokenizer_encode(clipt_tokenizer *tok,
+                                              const char *text, int32_t *ids,
+                                              int capacity, int *n);
+
+/* Stores in *n the number of ids text encodes to without truncation, start
+ * and end ids included. Errors as clipt_tokenizer_encode(). */
+CLIPT_API clipt_status clipt_tokenizer_count(clipt_tokenizer *tok,
+                                             const char *text, int *n);
+
+/*
+ * Encodes B texts into the encoder's input:
+ *   ids (B, T) int32, row-major: each row as clipt_tokenizer_encode() with
+ *       capacity T, padded with 0 after its end-of-text id (open_clip's pad);
+ *   eot (B) int32: the position of each row's end-of-text id.
+ * Errors: CLIPT_ERR_INVALID_ARGUMENT for NULL pointers, a NULL text,
+ * B < 1 or T < 2; text errors as clipt_tokenizer_encode(), with the message
+ * naming the text's index. On error the contents of ids and eot are
+ * unspecified.
+ */
+CLIPT_API clipt_status clipt_tokenizer_encode_batch(clipt_tokenizer *tok,
+                                                    const char *const *texts,
+                                                    int B, int T, int32_t *ids,
+                                                    int32_t *eot);
+
+/*
+ * Decodes n ids into UTF-8 text as open_clip's decode does: the bytes of
+ * every token, special tokens as their spelling, with each end-of-word mark
+ * "</w>" turned into a space. Byte sequences that are not UTF-8 become
+ * U+FFFD. Writes at most size bytes including the terminating NUL into text
+ * (cut at a character boundary when it does not fit) and stores the full
+ * length in bytes, NUL excluded, in *length; call with size 0 to learn it.
+ * text may be NULL when size is 0.
+ * Errors: CLIPT_ERR_INVALID_ARGUMENT for NULL pointers, n < 0, or an id
+ * outside the vocabulary (the message gives its index and value).
+ */
+CLIPT_API clipt_status clipt_tokenizer_decode(const clipt_tokenizer *tok,
+                                              const int32_t *ids, int n,
+                                              char *text, size_t size,
+                                              size_t *length);
 
 #ifdef __cplusplus
 }
