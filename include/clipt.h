@@ -771,6 +771,172 @@ CLIPT_API clipt_status clipt_tokenizer_decode(const clipt_tokenizer *tok,
                                               char *text, size_t size,
                                               size_t *length);
 
+/* ------------------------------------------------------------------------ */
+/* Trainer: the fine-tuning loop                                            */
+/* ------------------------------------------------------------------------ */
+
+/*
+ * The trainer minimises, for a batch of N pairs over U unique texts,
+ *   mean_n (target_n - cos(M(a_n), M(b_n)))^2 + lambda MSE(M(w), M0(w))
+ * where M is the model being tuned and M0 the model as it was when the
+ * trainer was created. M0's embeddings are computed once per text and
+ * cached. Each step tokenizes the batch's unique texts, encodes each text
+ * once, and applies one AdamW update (decay on weight matrices only,
+ * gradient clipping by global norm).
+ */
+typedef struct clipt_trainer clipt_trainer;
+
+typedef enum clipt_lr_schedule {
+    /* linear warm-up, then half a cosine from the peak down to 0 at
+     * total_steps (and 0 after it) */
+    CLIPT_SCHEDULE_COSINE = 0,
+    /* linear warm-up, then the peak learning rate */
+    CLIPT_SCHEDULE_CONSTANT = 1
+} clipt_lr_schedule;
+
+typedef struct clipt_trainer_options {
+    double learning_rate;    /* peak learning rate; default 1e-5 */
+    int64_t warmup_steps;    /* steps of linear warm-up; default 100 */
+    int64_t total_steps;     /* schedule length; default 1000 */
+    clipt_lr_schedule schedule;  /* default CLIPT_SCHEDULE_COSINE */
+    double weight_decay;     /* AdamW decoupled decay; default 0.01 */
+    double beta1, beta2;     /* default 0.9 and 0.999 */
+    double eps;              /* default 1e-8 */
+    double max_grad_norm;    /* clip the global norm; 0 disables; default 1 */
+    double lambda;           /* regulariser weight; default 1 */
+    /* -1 trains every tensor; K >= 0 trains the top K blocks, the final
+     * LayerNorm and the projection, and freezes the rest. Default -1. */
+    int train_top_blocks;
+} clipt_trainer_options;
+
+/* Fills options with the defaults above, which suit tuning a pretrained
+ * CLIP (a small learning rate and the regulariser on). Training from a
+ * random initialisation wants a larger rate and lambda 0. */
+CLIPT_API void clipt_trainer_options_init(clipt_trainer_options *options);
+
+/* Creates a trainer that tunes model in place, with tokenizer for its
+ * texts. Both must outlive the trainer, and nothing else should change the
+ * model's parameters while it lives. The trainer keeps a frozen copy of the
+ * parameters as they are now (M0), for the regulariser and for drift in
+ * evaluation. options NULL means the defaults.
+ * Errors: CLIPT_ERR_INVALID_ARGUMENT for a NULL model or tokenizer or an
+ * invalid option (named in the message), CLIPT_ERR_OUT_OF_MEMORY,
+ * CLIPT_ERR_DEVICE_OUT_OF_MEMORY. */
+CLIPT_API clipt_status clipt_trainer_create(
+    clipt_model *model, clipt_tokenizer *tokenizer,
+    const clipt_trainer_options *options, clipt_trainer **out);
+
+/* Releases a trainer; the model keeps its tuned parameters. NULL is
+ * accepted. */
+CLIPT_API void clipt_trainer_free(clipt_trainer *trainer);
+
+/* Measurements of one training step. */
+typedef struct clipt_step_stats {
+    int64_t step;          /* steps completed, this one included */
+    double loss;           /* distance + lambda * regulariser */
+    double distance;       /* mean (target - cos)^2 */
+    double regulariser;    /* MSE(M(w), M0(w)); 0 when lambda is 0 */
+    double grad_norm;      /* global gradient norm before clipping */
+    double learning_rate;  /* used for this step */
+    int pairs;             /* pairs in the batch */
+    int texts;             /* unique texts encoded */
+    int64_t tokens;        /* tokens computed, start and end included */
+    double seconds;        /* wall time of the step */
+} clipt_step_stats;
+
+/* Runs one training step on n pairs (the texts and targets of each pair
+ * are read; clipt_sampler_draw() produces them). stats may be NULL.
+ * Errors: CLIPT_ERR_INVALID_ARGUMENT for n == 0, a NULL text or a target
+ * that is not finite; CLIPT_ERR_INVALID_UTF8 for a text that is not UTF-8;
+ * CLIPT_ERR_NONFINITE when the loss or the gradient is NaN or infinite, in
+ * which case the parameters are left as they were before the step. */
+CLIPT_API clipt_status clipt_trainer_step(clipt_trainer *trainer,
+                                          const clipt_pair *pairs, size_t n,
+                                          clipt_step_stats *stats);
+
+/* Returns the learning rate the schedule gives the step after `steps`
+ * completed steps. */
+CLIPT_API double clipt_trainer_learning_rate(const clipt_trainer *trainer,
+                                             int64_t steps);
+
+/* Returns the number of completed steps. */
+CLIPT_API int64_t clipt_trainer_steps(const clipt_trainer *trainer);
+
+/* Evaluation of a model on a fixed set of pairs. */
+typedef struct clipt_eval_stats {
+    size_t pairs;
+    double spearman;   /* rank correlation of cos with the targets */
+    double pearson;
+    double distance;   /* mean (target - cos)^2 */
+    /* mean cos(M(w), M0(w)) over the unique texts: 1 means unchanged; NaN
+     * when no reference model was given */
+    double drift;
+    /* The no-learning baseline: Spearman correlation of the targets with
+     * the Jaccard overlap of the two texts' BPE token sets. */
+    double overlap_spearman;
+    /* the same per relation kind, indexed by clipt_relation; NaN where a
+     * kind has fewer than 2 pairs */
+    size_t kind_pairs[CLIPT_RELATION_COUNT];
+    double kind_spearman[CLIPT_RELATION_COUNT];
+    double kind_pearson[CLIPT_RELATION_COUNT];
+    double kind_distance[CLIPT_RELATION_COUNT];
+} clipt_eval_stats;
+
+/* Evaluates model on n pairs: encodes their unique texts, compares each
+ * pair's cosine similarity with its target, and measures drift against
+ * reference (the original model; NULL skips drift). The models are not
+ * changed. Errors: as clipt_trainer_step(), plus CLIPT_ERR_SHAPE when the
+ * two models' projection widths differ. */
+CLIPT_API clipt_status clipt_evaluate(clipt_model *model,
+                                      clipt_model *reference,
+                                      clipt_tokenizer *tokenizer,
+                                      const clipt_pair *pairs, size_t n,
+                                      clipt_eval_stats *stats);
+
+/* Evaluates the trainer's model on n pairs, with drift measured against
+ * its frozen original M0. */
+CLIPT_API clipt_status clipt_trainer_evaluate(clipt_trainer *trainer,
+                                              const clipt_pair *pairs,
+                                              size_t n,
+                                              clipt_eval_stats *stats);
+
+/* Writes a resumable training state to path, atomically: the parameters,
+ * the AdamW moments, the step count and options, and `extra` (extra_bytes
+ * bytes the caller defines, such as a sampler state; may be NULL when 0).
+ * Errors: CLIPT_ERR_IO naming the file, CLIPT_ERR_OUT_OF_MEMORY. */
+CLIPT_API clipt_status clipt_trainer_save_state(const clipt_trainer *trainer,
+                                                const char *path,
+                                                const void *extra,
+                                                size_t extra_bytes);
+
+/* Restores a state written by clipt_trainer_save_state() into a trainer
+ * created on a model of the same configuration. extra, when not NULL,
+ * receives up to extra_capacity bytes of the caller's data and
+ * *extra_bytes (when not NULL) its full size.
+ * Errors: CLIPT_ERR_FILE_NOT_FOUND, CLIPT_ERR_CORRUPT for a damaged file,
+ * CLIPT_ERR_SHAPE when the file is for another model configuration (the
+ * message names the mismatch); on failure the trainer is unchanged. */
+CLIPT_API clipt_status clipt_trainer_load_state(clipt_trainer *trainer,
+                                                const char *path,
+                                                void *extra,
+                                                size_t extra_capacity,
+                                                size_t *extra_bytes);
+
+/* Writes the cache of M0 embeddings (texts and their vectors) to path,
+ * atomically, so a resumed run does not recompute them.
+ * Errors: CLIPT_ERR_IO, CLIPT_ERR_OUT_OF_MEMORY. */
+CLIPT_API clipt_status clipt_trainer_save_cache(const clipt_trainer *trainer,
+                                                const char *path);
+
+/* Adds the embeddings of a cache file written by
+ * clipt_trainer_save_cache() for a model of the same projection width.
+ * Errors: CLIPT_ERR_FILE_NOT_FOUND, CLIPT_ERR_CORRUPT, CLIPT_ERR_SHAPE. */
+CLIPT_API clipt_status clipt_trainer_load_cache(clipt_trainer *trainer,
+                                                const char *path);
+
+/* Returns the number of texts whose M0 embedding is cached. */
+CLIPT_API size_t clipt_trainer_cache_size(const clipt_trainer *trainer);
+
 #ifdef __cplusplus
 }
 #endif
