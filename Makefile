@@ -3,6 +3,8 @@
 #   make                 library (build/libclipt.a, build/libclipt.so) and examples
 #   make test            install missing packages, build, run every test suite
 #   make test-asan       the same suites under AddressSanitizer + UBSan
+#   make fuzz            libFuzzer targets for the checkpoint readers (clang)
+#   make fuzz-run FUZZ_SECONDS=600   run them, the time split between them
 #   make demo            the main job: fine-tune on WordNet (see README.md)
 #   make install PREFIX=/usr/local
 #   make CUDA=0 ...      build without the CUDA backend even when nvcc exists
@@ -74,7 +76,8 @@ CU_SRC := $(if $(filter 1,$(CUDA)),$(wildcard kernels/*.cu))
 LIB_OBJ := $(LIB_SRC:%.c=$(BUILD)/obj/%.o) $(CU_SRC:%.cu=$(BUILD)/obj/%.o)
 TEST_SRC := $(wildcard tests/test_*.c)
 TEST_BIN := $(TEST_SRC:tests/%.c=$(BUILD)/tests/%)
-TEST_SUPPORT := $(BUILD)/obj/tests/harness.o $(BUILD)/obj/tests/reference.o
+TEST_SUPPORT := $(BUILD)/obj/tests/harness.o $(BUILD)/obj/tests/reference.o \
+                $(BUILD)/obj/tests/files.o
 SCRIPT_TEST_BIN := $(patsubst tests/%.sh,$(BUILD)/tests/%,$(wildcard tests/test_*.sh))
 EXAMPLE_SRC := $(wildcard examples/*.c)
 EXAMPLE_BIN := $(EXAMPLE_SRC:examples/%.c=$(BUILD)/examples/%)
@@ -85,7 +88,7 @@ VERSION := 0.1.0
 SONAME := libclipt.so.0
 
 .PHONY: all lib examples tests bench test test-asan setup install clean demo \
-        format-check
+        format-check fuzz fuzz-run
 
 all: lib examples
 
@@ -161,6 +164,36 @@ test-asan: setup
 	ASAN_OPTIONS=detect_leaks=1:abort_on_error=0 UBSAN_OPTIONS=print_stacktrace=1 \
 	    tests/run_suites.sh build-asan
 
+# ---- fuzzing: clang's libFuzzer with ASan and UBSan, not part of make test.
+# Each target links only the reader it exercises. fuzz-run gives every
+# target FUZZ_SECONDS / 2 in one process, starting from fuzz/corpus/ (new
+# inputs go to build-fuzz/corpus/) with fuzz/json.dict.
+FUZZ_CC ?= clang
+FUZZ_SECONDS ?= 600
+FUZZ_BUILD := build-fuzz
+FUZZ_CFLAGS := -std=c11 -D_GNU_SOURCE -g -O1 -fno-omit-frame-pointer \
+               -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all \
+               -Iinclude -Ilib $(shell pkg-config --cflags jansson)
+FUZZ_LIBS := $(shell pkg-config --libs jansson)
+FUZZ_TARGETS := safetensors config
+FUZZ_SRC_safetensors := fuzz/fuzz_safetensors.c lib/safetensors.c lib/fileio.c lib/status.c
+FUZZ_SRC_config := fuzz/fuzz_config.c lib/checkpoint_config.c lib/status.c
+
+fuzz: $(FUZZ_TARGETS:%=$(FUZZ_BUILD)/fuzz_%)
+
+$(FUZZ_BUILD)/fuzz_%: fuzz/fuzz_%.c $(wildcard lib/*.c lib/*.h)
+	@mkdir -p $(dir $@)
+	$(FUZZ_CC) $(FUZZ_CFLAGS) $(FUZZ_SRC_$*) -o $@ $(FUZZ_LIBS)
+
+fuzz-run: fuzz
+	@for t in $(FUZZ_TARGETS); do \
+	    mkdir -p $(FUZZ_BUILD)/corpus/$$t; \
+	    echo "fuzz_$$t: $$(($(FUZZ_SECONDS) / 2)) s"; \
+	    $(FUZZ_BUILD)/fuzz_$$t -max_total_time=$$(($(FUZZ_SECONDS) / 2)) \
+	        -dict=fuzz/json.dict -print_final_stats=1 \
+	        $(FUZZ_BUILD)/corpus/$$t fuzz/corpus/$$t || exit 1; \
+	done
+
 install: lib
 	install -d $(DESTDIR)$(PREFIX)/include $(DESTDIR)$(PREFIX)/lib/pkgconfig
 	install -m 644 include/clipt.h $(DESTDIR)$(PREFIX)/include/clipt.h
@@ -177,7 +210,7 @@ demo: setup all
 	$(BUILD)/examples/inspect --preset small
 
 clean:
-	rm -rf build build-asan
+	rm -rf build build-asan $(FUZZ_BUILD)
 
 format-check:
 	clang-format --dry-run --Werror include/*.h lib/*.c lib/*.h lib/*/*.c lib/*/*.h

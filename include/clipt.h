@@ -937,6 +937,197 @@ CLIPT_API clipt_status clipt_trainer_load_cache(clipt_trainer *trainer,
 /* Returns the number of texts whose M0 embedding is cached. */
 CLIPT_API size_t clipt_trainer_cache_size(const clipt_trainer *trainer);
 
+/* ------------------------------------------------------------------------ */
+/* Checkpoints                                                              */
+/* ------------------------------------------------------------------------ */
+
+/*
+ * Loads a CLIP text encoder from a checkpoint on disk. path is a directory
+ * or a .safetensors file. A directory's weights are model.safetensors, else
+ * the shards of model.safetensors.index.json, else its only .safetensors
+ * file. The configuration is the directory's config.json (a transformers
+ * CLIPModel, CLIPTextModel or CLIPTextModelWithProjection, absent keys
+ * taking transformers' defaults), else open_clip_config.json, else the
+ * sizes are read from the tensor shapes with heads = width / 64.
+ * Both parameter layouts load: Hugging Face names, and OpenAI/open_clip
+ * names with packed q/k/v and a (C, P) text projection. F32, F16 and BF16
+ * tensors are converted to fp32. The vision tower, logit scale and stored
+ * position ids are skipped; positions are always 0..T-1.
+ * Every file is validated before any tensor is read. The model remembers
+ * where it came from, for clipt_model_save().
+ * Errors: CLIPT_ERR_FILE_NOT_FOUND (no such path, no weights file);
+ * CLIPT_ERR_NOT_FOUND (a missing tensor, naming it and its expected
+ * shape); CLIPT_ERR_SHAPE (a tensor of the wrong shape, naming both
+ * shapes); CLIPT_ERR_PARSE (malformed file or configuration, or a tensor
+ * the encoder does not have); CLIPT_ERR_CORRUPT (a truncated file);
+ * CLIPT_ERR_UNSUPPORTED (another architecture, activation or dtype);
+ * CLIPT_ERR_NONFINITE (NaN or infinity in a tensor); CLIPT_ERR_IO and the
+ * errors of clipt_model_create(). The caller owns *out.
+ */
+CLIPT_API clipt_status clipt_model_load(clipt_context *ctx, const char *path,
+                                        clipt_model **out);
+
+/* Reads the configuration clipt_model_load() would use for path, and
+ * validates the weight files, without loading parameters. Errors as for
+ * clipt_model_load(). */
+CLIPT_API clipt_status clipt_checkpoint_read_config(const char *path,
+                                                    clipt_model_config *cfg);
+
+typedef enum clipt_dtype {
+    CLIPT_DTYPE_F32 = 0,
+    CLIPT_DTYPE_F16 = 1, /* IEEE half, rounded to nearest even */
+    CLIPT_DTYPE_BF16 = 2 /* bfloat16, rounded to nearest even */
+} clipt_dtype;
+
+typedef enum clipt_save_format {
+    /* A transformers CLIPTextModelWithProjection directory. */
+    CLIPT_SAVE_TEXT_WITH_PROJECTION = 0,
+    /* A full transformers CLIPModel: the tuned text tower with the vision
+     * tower, visual projection and logit scale of the checkpoint the model
+     * was loaded from, copied unchanged. Needs a model loaded from a
+     * CLIPModel checkpoint in the Hugging Face layout. */
+    CLIPT_SAVE_CLIP_MODEL = 1
+} clipt_save_format;
+
+typedef struct clipt_save_options {
+    clipt_dtype dtype;         /* of the text encoder's tensors */
+    clipt_save_format format;
+    /* Copy vocab.json, merges.txt and the other tokenizer files (and, for
+     * a CLIPModel, preprocessor_config.json) from the directory the model
+     * was loaded from, when they exist there. */
+    int copy_tokenizer;
+} clipt_save_options;
+
+/* Fills options with the defaults: fp32, CLIPTextModelWithProjection,
+ * tokenizer files copied. Call before setting fields. */
+CLIPT_API void clipt_save_options_init(clipt_save_options *options);
+
+/*
+ * Saves the model into directory dir (created if missing; its parent must
+ * exist) so that transformers' from_pretrained() loads it: config.json,
+ * model.safetensors (metadata {"format": "pt"}) and the tokenizer files
+ * when known. Each file is written under a temporary name, flushed and
+ * renamed, so a crash never leaves a partial file. Files already in dir
+ * are replaced one by one. options may be NULL for the defaults.
+ * Errors: CLIPT_ERR_INVALID_ARGUMENT for NULL arguments or
+ * CLIPT_SAVE_CLIP_MODEL on a model that was not loaded from a CLIPModel;
+ * CLIPT_ERR_UNSUPPORTED for CLIPT_SAVE_CLIP_MODEL from the OpenAI layout;
+ * CLIPT_ERR_NONFINITE when a value overflows fp16 (naming the tensor);
+ * CLIPT_ERR_IO; and the load errors when the source checkpoint of a
+ * CLIPModel save can no longer be read.
+ */
+CLIPT_API clipt_status clipt_model_save(const clipt_model *model,
+                                        const char *dir,
+                                        const clipt_save_options *options);
+
+/* Returns 1 when the model was loaded from a CLIPModel checkpoint in the
+ * Hugging Face layout, so CLIPT_SAVE_CLIP_MODEL is available; else 0. */
+CLIPT_API int clipt_model_has_vision_source(const clipt_model *model);
+
+/*
+ * Finds each row's end-of-text position in raw token ids (B, T), as
+ * transformers pools CLIP's text encoder: the first position holding
+ * cfg->eos_token_id; or, when eos_token_id is 2 (configurations written
+ * before transformers corrected CLIP's ids), the first position of the
+ * row's largest id, which must then be vocab_size - 1 (49407 in CLIP).
+ * eot (B) receives the positions, ready for clipt_model_encode().
+ * Errors: CLIPT_ERR_INVALID_ARGUMENT for NULL pointers, B or T < 1, a
+ * configuration without eos_token_id, or a row without end-of-text (the
+ * message names the row); such a row is never pooled silently.
+ */
+CLIPT_API clipt_status clipt_eot_positions(const clipt_model_config *cfg,
+                                           const int32_t *ids, int B, int T,
+                                           int32_t *eot);
+
+/* ------------------------------------------------------------------------ */
+/* Training state files                                                     */
+/* ------------------------------------------------------------------------ */
+
+/*
+ * A training state file contains named sections: fp32 arrays (parameters,
+ * AdamW moments) and opaque byte blobs whose meaning the caller defines
+ * (step, random-generator and sampler state). The file carries a magic
+ * number, a format version and CRC-32 checksums of its table and of every
+ * section, and is written under a temporary name, flushed and renamed, so
+ * a reader sees the old file or the complete new one. Loading verifies the
+ * whole file before it returns, so a truncated or corrupted file is
+ * rejected and never partly loaded. Section names are 1 to 63 bytes.
+ */
+typedef enum clipt_section_kind {
+    CLIPT_SECTION_BYTES = 0,  /* opaque bytes */
+    CLIPT_SECTION_FLOAT32 = 1 /* fp32 values, little-endian */
+} clipt_section_kind;
+
+typedef struct clipt_state_writer clipt_state_writer;
+
+/* Creates an empty writer. The caller frees it with
+ * clipt_state_writer_free(). Errors: CLIPT_ERR_OUT_OF_MEMORY. */
+CLIPT_API clipt_status clipt_state_writer_create(clipt_state_writer **out);
+
+/* Adds a section. The data is not copied: it must stay valid and
+ * unchanged until clipt_state_writer_commit() returns.
+ * Errors: CLIPT_ERR_INVALID_ARGUMENT for an empty, too long or repeated
+ * name, an unknown kind, NULL data with a non-zero size, or a FLOAT32
+ * size that is not a multiple of 4 bytes. */
+CLIPT_API clipt_status clipt_state_writer_add(clipt_state_writer *writer,
+                                              const char *name,
+                                              clipt_section_kind kind,
+                                              const void *data, size_t bytes);
+
+/* Writes every added section to path atomically. The writer can be
+ * committed again (to another path, say) or freed.
+ * Errors: CLIPT_ERR_IO, CLIPT_ERR_FILE_NOT_FOUND (missing directory). */
+CLIPT_API clipt_status clipt_state_writer_commit(clipt_state_writer *writer,
+                                                 const char *path);
+
+/* Releases a writer. NULL is accepted. */
+CLIPT_API void clipt_state_writer_free(clipt_state_writer *writer);
+
+typedef struct clipt_state clipt_state;
+
+/* Reads and verifies a whole state file into memory.
+ * Errors: CLIPT_ERR_FILE_NOT_FOUND; CLIPT_ERR_PARSE (not a libclipt state
+ * file); CLIPT_ERR_UNSUPPORTED (a newer format version); CLIPT_ERR_CORRUPT
+ * (truncated, a checksum mismatch or an inconsistent table, naming the
+ * section); CLIPT_ERR_IO; CLIPT_ERR_OUT_OF_MEMORY. The caller frees *out
+ * with clipt_state_free(). */
+CLIPT_API clipt_status clipt_state_load(const char *path, clipt_state **out);
+
+/* Releases a loaded state. NULL is accepted. */
+CLIPT_API void clipt_state_free(clipt_state *state);
+
+/* Returns the number of sections, in file order. */
+CLIPT_API int clipt_state_section_count(const clipt_state *state);
+
+typedef struct clipt_section_info {
+    const char *name;        /* owned by the state */
+    clipt_section_kind kind;
+    size_t bytes;
+} clipt_section_info;
+
+/* Describes section number index. Errors: CLIPT_ERR_INVALID_ARGUMENT for
+ * an index out of range. */
+CLIPT_API clipt_status clipt_state_section_info(const clipt_state *state,
+                                                int index,
+                                                clipt_section_info *info);
+
+/* Points *data at the bytes of section name (valid while the state lives)
+ * and stores their count in *bytes.
+ * Errors: CLIPT_ERR_NOT_FOUND for a missing section; CLIPT_ERR_PARSE when
+ * the section is of another kind. */
+CLIPT_API clipt_status clipt_state_get(const clipt_state *state,
+                                       const char *name,
+                                       clipt_section_kind kind,
+                                       const void **data, size_t *bytes);
+
+/* Copies section name into dst, which holds exactly bytes bytes.
+ * Errors: as clipt_state_get(), plus CLIPT_ERR_SHAPE naming both sizes when
+ * the section has another size. */
+CLIPT_API clipt_status clipt_state_read(const clipt_state *state,
+                                        const char *name,
+                                        clipt_section_kind kind, void *dst,
+                                        size_t bytes);
+
 #ifdef __cplusplus
 }
 #endif

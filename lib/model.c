@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "checkpoint.h"
 #include "model.h"
 #include "rng.h"
 
@@ -337,6 +338,7 @@ CLIPT_API void clipt_model_free(clipt_model *m)
     free(m->segments);
     free(m->tensors);
     free(m->layer);
+    clipt_model_origin_free(m->origin);
     free(m);
 }
 

@@ -122,6 +122,8 @@ struct clipt_model {
     int forward_B;         /* rows of that forward pass */
     int forward_N;         /* packed tokens */
     int forward_max_len;   /* longest row */
+    /* the checkpoint the model was loaded from, or NULL (lib/checkpoint.h) */
+    struct clipt_model_origin *origin;
 };
 
 /* Allocates the gradient buffer (zeroed) if it does not exist yet. */
