@@ -594,6 +594,80 @@ START_TEST(clip_model_saved_in_full)
 }
 END_TEST
 
+/* Splits dir/model.safetensors into two shards with an index, as
+ * save_pretrained does for large models. */
+static void shard_checkpoint(const char *dir)
+{
+    char *single = clipt_test_join(dir, "model.safetensors");
+    clipt_st_file *f = NULL;
+    ck_assert_int_eq(clipt_st_open(single, &f), CLIPT_OK);
+    static const char *const shard_names[2] = {"model-00001-of-00002.safetensors",
+                                               "model-00002-of-00002.safetensors"};
+    static const char *const meta[] = {"format", "pt"};
+    clipt_st_entry *entries = clipt_test_calloc((size_t)f->ntensors, sizeof *entries);
+    char *index = clipt_test_calloc(64 * 1024, 1);
+    strcat(index, "{\"metadata\": {}, \"weight_map\": {");
+    const char *separator = "";
+    for (int part = 0; part < 2; part++) {
+        int count = 0;
+        for (int i = part; i < f->ntensors; i += 2) {
+            const clipt_st_tensor *t = &f->tensors[i];
+            entries[count++] = (clipt_st_entry){t->name, t->dtype, t->ndim, t->shape, t->data};
+            char line[256];
+            snprintf(line, sizeof line, "%s\"%s\": \"%s\"", separator, t->name,
+                     shard_names[part]);
+            strcat(index, line);
+            separator = ", ";
+        }
+        char *path = clipt_test_join(dir, shard_names[part]);
+        ck_assert_int_eq(clipt_st_write(path, entries, count, meta, 1), CLIPT_OK);
+        free(path);
+    }
+    strcat(index, "}}");
+    char *index_path = clipt_test_join(dir, "model.safetensors.index.json");
+    clipt_test_write_file(index_path, index, strlen(index));
+    clipt_st_close(f);
+    ck_assert_int_eq(remove(single), 0);
+    free(index_path);
+    free(index);
+    free(entries);
+    free(single);
+}
+
+START_TEST(sharded_checkpoint_loads)
+{
+    char *tmp = clipt_test_tempdir();
+    char *whole = clipt_test_join(tmp, "whole"), *sharded = clipt_test_join(tmp, "sharded");
+    clipt_test_unpack_fixture(FIXTURES "clip_model", whole);
+    clipt_test_unpack_fixture(FIXTURES "clip_model", sharded);
+    shard_checkpoint(sharded);
+    clipt_context *ctx = clipt_test_cpu_context();
+    clipt_model *a = load_ok(ctx, whole), *b = load_ok(ctx, sharded);
+    float *pa = all_params(a), *pb = all_params(b);
+    ck_assert(memcmp(pa, pb, clipt_model_param_count(a) * sizeof(float)) == 0);
+
+    /* a full save gathers the vision tower from both shards */
+    char *out = clipt_test_join(tmp, "out");
+    save_ok(b, out, CLIPT_DTYPE_F32, CLIPT_SAVE_CLIP_MODEL);
+    char *src = clipt_test_join(whole, "model.safetensors");
+    char *dst = clipt_test_join(out, "model.safetensors");
+    ck_assert_int_ge(assert_vision_copied(src, dst, b), 10);
+
+    free(src);
+    free(dst);
+    free(out);
+    free(pa);
+    free(pb);
+    clipt_model_free(a);
+    clipt_model_free(b);
+    clipt_context_free(ctx);
+    clipt_test_remove_tree(tmp);
+    free(whole);
+    free(sharded);
+    free(tmp);
+}
+END_TEST
+
 START_TEST(openai_layout_cannot_save_clip_model)
 {
     char *tmp = clipt_test_tempdir();
@@ -638,6 +712,7 @@ int main(void)
     tcase_add_loop_test(tc, round_trip_keeps_parameters, 0,
                         sizeof round_trip_cases / sizeof round_trip_cases[0]);
     tcase_add_test(tc, clip_model_saved_in_full);
+    tcase_add_test(tc, sharded_checkpoint_loads);
     tcase_add_test(tc, openai_layout_cannot_save_clip_model);
     suite_add_tcase(s, tc);
     return clipt_test_run(s, "checkpoint");
