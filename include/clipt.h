@@ -862,6 +862,12 @@ CLIPT_API double clipt_trainer_learning_rate(const clipt_trainer *trainer,
 /* Returns the number of completed steps. */
 CLIPT_API int64_t clipt_trainer_steps(const clipt_trainer *trainer);
 
+/* Changes the schedule's length, for runs whose step count is known only
+ * after timing the first steps. Errors: CLIPT_ERR_INVALID_ARGUMENT when
+ * total_steps < 1. */
+CLIPT_API clipt_status clipt_trainer_set_total_steps(clipt_trainer *trainer,
+                                                     int64_t total_steps);
+
 /* Evaluation of a model on a fixed set of pairs. */
 typedef struct clipt_eval_stats {
     size_t pairs;

@@ -317,7 +317,7 @@ CLIPT_API clipt_status clipt_model_load(clipt_context *ctx, const char *path,
     int skipped = 0;
     /* the CPU backend's parameters are host memory and are filled in place */
     int in_place = ctx->backend == &clipt_cpu_backend;
-    CLIPT_TRY_GOTO(clipt_model_create(ctx, &ck.config.model, 0, &m));
+    CLIPT_TRY_GOTO(clipt_model_create_zeroed(ctx, &ck.config.model, &m));
     if (in_place) {
         staging = m->params;
     } else {

@@ -277,9 +277,11 @@ clipt_status clipt_model_set_trainable(clipt_model *m, int top_blocks)
     return update_segments(m);
 }
 
-CLIPT_API clipt_status clipt_model_create(clipt_context *ctx,
-                                          const clipt_model_config *cfg,
-                                          uint64_t seed, clipt_model **out)
+/* Creates the model structure and its parameter buffer; with init set the
+ * parameters get CLIP's initialisation, else they are zeroed (for callers
+ * that overwrite them at once). */
+static clipt_status create_model(clipt_context *ctx, const clipt_model_config *cfg,
+                                 uint64_t seed, int init, clipt_model **out)
 {
     if (out != NULL) *out = NULL;
     if (ctx == NULL || cfg == NULL || out == NULL) {
@@ -303,7 +305,9 @@ CLIPT_API clipt_status clipt_model_create(clipt_context *ctx,
     CLIPT_TRY_GOTO(clipt_model_set_trainable(m, -1));
     CLIPT_TRY_GOTO(ctx->backend->alloc(ctx, m->nparams * sizeof(float),
                                        "model parameters", (void **)&m->params));
-    if (ctx->backend == &clipt_cpu_backend) {
+    if (!init) {
+        CLIPT_TRY_GOTO(ctx->backend->zero(ctx, m->params, m->nparams * sizeof(float)));
+    } else if (ctx->backend == &clipt_cpu_backend) {
         init_params(m, m->params, seed);
     } else {
         CLIPT_TRY_GOTO(clipt_host_alloc(m->nparams * sizeof(float),
@@ -311,8 +315,8 @@ CLIPT_API clipt_status clipt_model_create(clipt_context *ctx,
         init_params(m, host, seed);
         CLIPT_TRY_GOTO(ctx->backend->upload(ctx, m->params, host,
                                             m->nparams * sizeof(float)));
-        CLIPT_TRY_GOTO(ctx->backend->synchronize(ctx));
     }
+    CLIPT_TRY_GOTO(ctx->backend->synchronize(ctx));
     free(host);
     clipt_log(ctx, CLIPT_LOG_INFO,
               "model: %d layers, width %d, %d heads, %zu parameters (%.1f MiB)",
@@ -325,6 +329,19 @@ fail:
     free(host);
     clipt_model_free(m);
     return status;
+}
+
+CLIPT_API clipt_status clipt_model_create(clipt_context *ctx,
+                                          const clipt_model_config *cfg,
+                                          uint64_t seed, clipt_model **out)
+{
+    return create_model(ctx, cfg, seed, 1, out);
+}
+
+clipt_status clipt_model_create_zeroed(clipt_context *ctx, const clipt_model_config *cfg,
+                                       clipt_model **out)
+{
+    return create_model(ctx, cfg, 0, 0, out);
 }
 
 CLIPT_API void clipt_model_free(clipt_model *m)

@@ -126,6 +126,12 @@ struct clipt_model {
     struct clipt_model_origin *origin;
 };
 
+/* Creates a model whose parameters are all zero, for loaders and copies
+ * that overwrite them at once (CLIP's initialisation of a large model
+ * costs seconds). */
+clipt_status clipt_model_create_zeroed(clipt_context *ctx, const clipt_model_config *cfg,
+                                       clipt_model **out);
+
 /* Allocates the gradient buffer (zeroed) if it does not exist yet. */
 clipt_status clipt_model_enable_grads(clipt_model *model);
 

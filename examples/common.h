@@ -1,0 +1,148 @@
+/* Helpers shared by the example programs: opening a context, a model and a
+ * tokenizer from command-line choices, the sampler settings that finetune
+ * and eval must agree on, and the evaluation table. Header-only, so each
+ * example stays one program built from one .c file. */
+#ifndef CLIPT_EXAMPLES_COMMON_H
+#define CLIPT_EXAMPLES_COMMON_H
+
+#include <clipt.h>
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+/* The merges file scripts/setup installs. */
+#define EXAMPLE_DEFAULT_MERGES "data/bpe_simple_vocab_16e6.txt.gz"
+
+static const char *const example_relation_names[CLIPT_RELATION_COUNT] = {
+    "synonym", "hypernym", "hyponym", "co-hyponym", "random"};
+
+/* Prints "program: what: STATUS: detail" to stderr and returns 1. */
+static inline int example_fail(const char *program, const char *what, clipt_status st)
+{
+    fprintf(stderr, "%s: %s: %s (%s)\n", program, what, clipt_last_error()[0] ? clipt_last_error()
+                                                                          : clipt_status_string(st),
+            clipt_status_name(st));
+    return 1;
+}
+
+static inline clipt_status example_open_context(const char *device, int threads,
+                                                clipt_context **ctx)
+{
+    clipt_context_options opts;
+    clipt_context_options_init(&opts);
+    opts.device = device;
+    opts.num_threads = threads;
+    return clipt_context_create(&opts, ctx);
+}
+
+/* Loads model_dir, or creates preset with CLIP's initialisation from seed. */
+static inline clipt_status example_open_model(clipt_context *ctx, const char *model_dir,
+                                              const char *preset, unsigned long long seed,
+                                              clipt_model **model)
+{
+    if (model_dir != NULL) return clipt_model_load(ctx, model_dir, model);
+    clipt_model_config cfg;
+    clipt_status st = clipt_model_config_preset(preset, &cfg);
+    if (st != CLIPT_OK) return st;
+    return clipt_model_create(ctx, &cfg, seed, model);
+}
+
+static inline int example_file_exists(const char *path)
+{
+    struct stat sb;
+    return stat(path, &sb) == 0;
+}
+
+/* Opens the tokenizer: path when given, else the model directory's
+ * vocab.json + merges.txt when both exist, else the merges file that
+ * scripts/setup installs. *used receives the path chosen. */
+static inline clipt_status example_open_tokenizer(const char *path, const char *model_dir,
+                                                  clipt_tokenizer **tok, char *used,
+                                                  size_t used_size)
+{
+    if (path == NULL && model_dir != NULL) {
+        char vocab[4096], merges[4096];
+        snprintf(vocab, sizeof vocab, "%s/vocab.json", model_dir);
+        snprintf(merges, sizeof merges, "%s/merges.txt", model_dir);
+        if (example_file_exists(vocab) && example_file_exists(merges)) path = model_dir;
+    }
+    if (path == NULL) path = EXAMPLE_DEFAULT_MERGES;
+    snprintf(used, used_size, "%s", path);
+    return clipt_tokenizer_load(path, tok);
+}
+
+/* The data settings that decide the split and the evaluation pairs; eval
+ * must use the same values as the finetune run it checks. */
+typedef struct example_data_options {
+    const char *wordnet_dir, *root, *wnid_file, *template_text;
+    double weights[CLIPT_RELATION_COUNT];
+    double held_out;
+    unsigned long long split_seed, seed;
+    int textbook;
+} example_data_options;
+
+static inline void example_data_defaults(example_data_options *d)
+{
+    memset(d, 0, sizeof *d);
+    d->template_text = "{}";
+    const double mix[CLIPT_RELATION_COUNT] = {0.2, 0.15, 0.15, 0.2, 0.3};
+    memcpy(d->weights, mix, sizeof mix);
+    d->held_out = 0.1;
+    d->split_seed = 1234;
+}
+
+static inline clipt_status example_open_sampler(const clipt_wordnet *wn,
+                                                const example_data_options *d,
+                                                clipt_sampler **sampler)
+{
+    clipt_sampler_options so;
+    clipt_sampler_options_init(&so);
+    so.wnid_file = d->wnid_file;
+    so.subtree = d->root;
+    so.add_hypernyms = d->wnid_file != NULL;
+    so.held_out_fraction = d->held_out;
+    so.split_seed = d->split_seed;
+    memcpy(so.weights, d->weights, sizeof so.weights);
+    so.text_template = d->template_text;
+    so.convention = d->textbook ? CLIPT_WUP_TEXTBOOK : CLIPT_WUP_NLTK;
+    so.seed = d->seed;
+    return clipt_sampler_create(wn, &so, sampler);
+}
+
+/* Prints a table of one or two evaluations side by side (after may be
+ * NULL): Spearman, Pearson and distance overall and per relation kind. */
+static inline void example_print_eval(const char *label_before, const clipt_eval_stats *before,
+                                      const char *label_after, const clipt_eval_stats *after)
+{
+    printf("%-12s %6s | %-26s", "held-out", "pairs", label_before);
+    if (after != NULL) printf(" | %-26s", label_after);
+    printf("\n%-12s %6s | %8s %8s %8s", "", "", "spearman", "pearson", "distance");
+    if (after != NULL) printf(" | %8s %8s %8s", "spearman", "pearson", "distance");
+    printf("\n");
+    printf("%-12s %6zu | %8.4f %8.4f %8.4f", "all", before->pairs, before->spearman,
+           before->pearson, before->distance);
+    if (after != NULL) printf(" | %8.4f %8.4f %8.4f", after->spearman, after->pearson, after->distance);
+    printf("\n");
+    for (int k = 0; k < CLIPT_RELATION_COUNT; k++) {
+        if (before->kind_pairs[k] == 0) continue;
+        printf("%-12s %6zu | %8.4f %8.4f %8.4f", example_relation_names[k], before->kind_pairs[k],
+               before->kind_spearman[k], before->kind_pearson[k], before->kind_distance[k]);
+        if (after != NULL) {
+            printf(" | %8.4f %8.4f %8.4f", after->kind_spearman[k], after->kind_pearson[k],
+                   after->kind_distance[k]);
+        }
+        printf("\n");
+    }
+    printf("token-overlap baseline spearman %.4f (no learning: Jaccard of BPE tokens)\n",
+           before->overlap_spearman);
+    if (!isnan(before->drift) || (after != NULL && !isnan(after->drift))) {
+        printf("drift, mean cos(M(w), M0(w)): %.4f", before->drift);
+        if (after != NULL) printf(" -> %.4f", after->drift);
+        printf("\n");
+    }
+}
+
+#endif /* CLIPT_EXAMPLES_COMMON_H */
