@@ -112,6 +112,21 @@ static inline clipt_status example_open_sampler(const clipt_wordnet *wn,
     return clipt_sampler_create(wn, &so, sampler);
 }
 
+/* Parses "S,H,O,C,R": five relation weights >= 0. Returns 0 on success. */
+static inline int example_parse_mix(const char *s, double *weights)
+{
+    double w[CLIPT_RELATION_COUNT];
+    for (int k = 0; k < CLIPT_RELATION_COUNT; k++) {
+        char *end = NULL;
+        w[k] = strtod(s, &end);
+        if (end == s || !(w[k] >= 0.0) || !isfinite(w[k])) return -1;
+        if (*end != (k == CLIPT_RELATION_COUNT - 1 ? '\0' : ',')) return -1;
+        s = end + 1;
+    }
+    memcpy(weights, w, sizeof w);
+    return 0;
+}
+
 /* Prints a table of one or two evaluations side by side (after may be
  * NULL): Spearman, Pearson and distance overall and per relation kind. */
 static inline void example_print_eval(const char *label_before, const clipt_eval_stats *before,

@@ -99,22 +99,6 @@ static void usage(FILE *f)
 "DIR/model/ as a Hugging Face CLIPTextModelWithProjection directory.\n");
 }
 
-static int parse_mix(const char *s, double *w)
-{
-    char *end = NULL;
-    for (int k = 0; k < CLIPT_RELATION_COUNT; k++) {
-        errno = 0;
-        w[k] = strtod(s, &end);
-        if (end == s || errno != 0 || !(w[k] >= 0.0)) return -1;
-        s = end;
-        if (k < CLIPT_RELATION_COUNT - 1) {
-            if (*s != ',') return -1;
-            s++;
-        }
-    }
-    return *s == '\0' ? 0 : -1;
-}
-
 static int parse_args(int argc, char **argv, options *o)
 {
     memset(o, 0, sizeof *o);
@@ -149,7 +133,7 @@ static int parse_args(int argc, char **argv, options *o)
         else if (TAKE("--root")) o->data.root = v;
         else if (TAKE("--wnid-file")) o->data.wnid_file = v;
         else if (TAKE("--mix")) {
-            if (parse_mix(v, o->data.weights) != 0) {
+            if (example_parse_mix(v, o->data.weights) != 0) {
                 fprintf(stderr, "finetune: --mix needs five weights >= 0 separated by commas, "
                                 "got \"%s\"\n", v);
                 return -1;
@@ -560,21 +544,30 @@ int main(int argc, char **argv)
                     rec.train_seconds, s.loss, mean20, s.distance, s.regulariser, s.grad_norm,
                     s.learning_rate, s.texts / s.seconds);
         }
-        /* a time budget fixes the schedule after 20 timed steps */
-        if (!rec.calibrated && step >= 20) {
-            rec.total_steps = (int64_t)(budget / (rec.train_seconds / (double)step));
-            if (rec.total_steps <= step) rec.total_steps = step + 1;
+        /* A time budget sets the schedule's length from the measured speed:
+         * first after 20 steps, then again at each evaluation until three
+         * quarters of the budget are spent, then it stays fixed. */
+        int refine = calibrate && ((!rec.calibrated && step >= 20) ||
+                                   (step % o.eval_every == 0 && rec.train_seconds < 0.75 * budget));
+        if (refine) {
+            int64_t total = (int64_t)(budget / (rec.train_seconds / (double)step));
+            if (total <= step) total = step + 1;
+            if (!rec.calibrated || total != rec.total_steps) {
+                printf("%stime budget %.1f min: %.3f s per step, schedule set to %lld steps\n",
+                       line_start, o.minutes, rec.train_seconds / (double)step, (long long)total);
+            }
+            rec.total_steps = total;
             rec.calibrated = 1;
             clipt_trainer_set_total_steps(r.trainer, rec.total_steps);
-            printf("time budget %.1f min: %.3f s per step, schedule fixed at %lld steps\n",
-                   o.minutes, rec.train_seconds / (double)step, (long long)rec.total_steps);
         }
         double now = now_seconds();
         if (now - last_print >= print_every || step == rec.total_steps) {
             last_print = now;
-            char eta[32];
+            char eta[32] = "-";
             double per_step = rec.train_seconds / (double)step;
-            format_duration(per_step * (double)(rec.total_steps - step), eta, sizeof eta);
+            if (rec.calibrated) {
+                format_duration(per_step * (double)(rec.total_steps - step), eta, sizeof eta);
+            }
             printf("%sstep %lld/%lld  loss %.4f  lr %.2e  %.0f texts/s  ETA %s%s", line_start,
                    (long long)step, rec.calibrated ? (long long)rec.total_steps : 0LL, mean20,
                    s.learning_rate, texts_done / texts_seconds, eta, line_end);

@@ -16,6 +16,9 @@ void clipt_test_skip(const char *name, const char *reason)
 
 int clipt_test_run(Suite *suite, const char *name)
 {
+    /* Line buffering keeps a test's printed lines when its forked child
+     * stops at a failed check. */
+    setvbuf(stdout, NULL, _IOLBF, 0);
     SRunner *runner = srunner_create(suite);
     srunner_run_all(runner, CK_NORMAL);
     int run = srunner_ntests_run(runner);

@@ -1,0 +1,168 @@
+/* eval: evaluates a model on the held-out WordNet pairs that finetune uses
+ * (the same split and evaluation set for the same data options), and
+ * prints finetune's table. With --reference, a second model is evaluated
+ * beside it and drift is measured against it. Run with --help. */
+#include <clipt.h>
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common.h"
+
+static void usage(FILE *f)
+{
+    fprintf(f,
+"usage: eval [options]\n"
+"Evaluates a model on the held-out WordNet pairs of finetune: Spearman and\n"
+"Pearson correlation of cosine similarity with Wu-Palmer similarity, overall\n"
+"and per relation kind, the distance loss, drift and the token-overlap\n"
+"baseline.\n"
+"\n"
+"  --model DIR          model to evaluate (Hugging Face directory)\n"
+"  --preset NAME        or a randomly initialised preset: small or vit-b-32\n"
+"  --init-seed N        seed of that initialisation (default 0)\n"
+"  --reference DIR      a second model, shown beside the first; drift is\n"
+"                       measured against it (for example the original)\n"
+"  --reference-preset NAME, --reference-seed N\n"
+"                       the reference as a randomly initialised preset\n"
+"  --tokenizer PATH     merges .gz or vocab.json + merges.txt directory\n"
+"                       (default: the model directory's, else\n"
+"                       " EXAMPLE_DEFAULT_MERGES ")\n"
+"  --wordnet DIR, --root SYNSET, --wnid-file FILE, --mix S,H,O,C,R,\n"
+"  --template TEXT, --held-out F, --split-seed N, --textbook-wup\n"
+"                       the data options of finetune; give the same values\n"
+"                       as the run being checked (defaults are finetune's)\n"
+"  --eval-pairs N       held-out pairs (default 3000)\n"
+"  --eval-seed N        seed of the evaluation pairs (default 7)\n"
+"  --device DEV         cpu, cuda, cuda:N or auto (default auto)\n"
+"  --threads N          CPU threads, 0 = all (default 0)\n");
+}
+
+int main(int argc, char **argv)
+{
+    const char *model_dir = NULL, *preset = NULL, *ref_dir = NULL, *ref_preset = NULL;
+    const char *tok_arg = NULL, *device = "auto";
+    unsigned long long init_seed = 0, ref_seed = 0, eval_seed = 7;
+    long long eval_pairs = 3000;
+    int threads = 0;
+    example_data_options d;
+    example_data_defaults(&d);
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
+#define TAKE(name) (strcmp(a, name) == 0 && v != NULL && (++i, 1))
+        if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
+            usage(stdout);
+            return 0;
+        } else if (TAKE("--model")) model_dir = v;
+        else if (TAKE("--preset")) preset = v;
+        else if (TAKE("--init-seed")) init_seed = strtoull(v, NULL, 10);
+        else if (TAKE("--reference")) ref_dir = v;
+        else if (TAKE("--reference-preset")) ref_preset = v;
+        else if (TAKE("--reference-seed")) ref_seed = strtoull(v, NULL, 10);
+        else if (TAKE("--tokenizer")) tok_arg = v;
+        else if (TAKE("--wordnet")) d.wordnet_dir = v;
+        else if (TAKE("--root")) d.root = v;
+        else if (TAKE("--wnid-file")) d.wnid_file = v;
+        else if (TAKE("--mix")) {
+            if (example_parse_mix(v, d.weights) != 0) {
+                fprintf(stderr, "eval: --mix needs five weights >= 0 separated by commas\n");
+                return 2;
+            }
+        } else if (TAKE("--template")) d.template_text = v;
+        else if (TAKE("--held-out")) d.held_out = atof(v);
+        else if (TAKE("--split-seed")) d.split_seed = strtoull(v, NULL, 10);
+        else if (!strcmp(a, "--textbook-wup")) d.textbook = 1;
+        else if (TAKE("--eval-pairs")) eval_pairs = atoll(v);
+        else if (TAKE("--eval-seed")) eval_seed = strtoull(v, NULL, 10);
+        else if (TAKE("--device")) device = v;
+        else if (TAKE("--threads")) threads = atoi(v);
+        else {
+            fprintf(stderr, "eval: unknown or incomplete option \"%s\"; see --help\n", a);
+            return 2;
+        }
+#undef TAKE
+    }
+    if ((model_dir == NULL) == (preset == NULL)) {
+        fprintf(stderr, "eval: give exactly one of --model and --preset; see --help\n");
+        return 2;
+    }
+    if (ref_dir != NULL && ref_preset != NULL) {
+        fprintf(stderr, "eval: give --reference or --reference-preset, not both\n");
+        return 2;
+    }
+    if (eval_pairs < 10) {
+        fprintf(stderr, "eval: --eval-pairs must be at least 10\n");
+        return 2;
+    }
+
+    clipt_context *ctx = NULL;
+    clipt_model *model = NULL, *ref = NULL;
+    clipt_tokenizer *tok = NULL;
+    clipt_wordnet *wn = NULL;
+    clipt_sampler *sampler = NULL;
+    clipt_pair *pairs = calloc((size_t)eval_pairs, sizeof *pairs);
+    char tok_path[4096];
+    int rc = 1;
+    clipt_status st;
+    if (pairs == NULL) {
+        fprintf(stderr, "eval: out of memory for %lld pairs\n", eval_pairs);
+        return 1;
+    }
+    if ((st = example_open_context(device, threads, &ctx)) != CLIPT_OK) {
+        rc = example_fail("eval", "opening the device", st);
+        goto done;
+    }
+    if ((st = example_open_model(ctx, model_dir, preset, init_seed, &model)) != CLIPT_OK) {
+        rc = example_fail("eval", model_dir ? model_dir : preset, st);
+        goto done;
+    }
+    if ((ref_dir != NULL || ref_preset != NULL) &&
+        (st = example_open_model(ctx, ref_dir, ref_preset, ref_seed, &ref)) != CLIPT_OK) {
+        rc = example_fail("eval", ref_dir ? ref_dir : ref_preset, st);
+        goto done;
+    }
+    if ((st = example_open_tokenizer(tok_arg, model_dir, &tok, tok_path, sizeof tok_path)) !=
+        CLIPT_OK) {
+        rc = example_fail("eval", tok_path, st);
+        goto done;
+    }
+    if ((st = clipt_wordnet_load(d.wordnet_dir, &wn)) != CLIPT_OK) {
+        rc = example_fail("eval", "loading WordNet", st);
+        goto done;
+    }
+    if ((st = example_open_sampler(wn, &d, &sampler)) != CLIPT_OK) {
+        rc = example_fail("eval", "preparing the pair sampler", st);
+        goto done;
+    }
+    if ((st = clipt_sampler_eval_pairs(sampler, eval_seed, pairs, (size_t)eval_pairs)) != CLIPT_OK) {
+        rc = example_fail("eval", "drawing the evaluation pairs", st);
+        goto done;
+    }
+    clipt_eval_stats mine, theirs;
+    if ((st = clipt_evaluate(model, ref, tok, pairs, (size_t)eval_pairs, &mine)) != CLIPT_OK) {
+        rc = example_fail("eval", "evaluating the model", st);
+        goto done;
+    }
+    const char *name = model_dir ? model_dir : preset;
+    if (ref != NULL) {
+        if ((st = clipt_evaluate(ref, NULL, tok, pairs, (size_t)eval_pairs, &theirs)) != CLIPT_OK) {
+            rc = example_fail("eval", "evaluating the reference", st);
+            goto done;
+        }
+        theirs.drift = 1.0; /* the reference against itself */
+        example_print_eval(ref_dir ? ref_dir : ref_preset, &theirs, name, &mine);
+    } else {
+        example_print_eval(name, &mine, NULL, NULL);
+    }
+    rc = 0;
+done:
+    free(pairs);
+    clipt_sampler_free(sampler);
+    clipt_wordnet_free(wn);
+    clipt_tokenizer_free(tok);
+    clipt_model_free(ref);
+    clipt_model_free(model);
+    clipt_context_free(ctx);
+    return rc;
+}
