@@ -51,7 +51,8 @@ ifeq ($(CUDA),1)
                 -Iinclude -Ilib -DCLIPT_BUILDING_LIBRARY -DCLIPT_WITH_CUDA -MMD -MP
   # The CUDA runtime is linked statically and the driver is never linked:
   # the library loads on machines without a GPU or driver.
-  LDLIBS_ALL += -L$(CUDA_HOME)/lib64 -lcudart_static -ldl -lrt
+  # Template kernels and CUB need the C++ runtime (static-local guards).
+  LDLIBS_ALL += -L$(CUDA_HOME)/lib64 -lcudart_static -ldl -lrt -lstdc++
 endif
 
 # ---- sources ---------------------------------------------------------------
@@ -60,7 +61,8 @@ CU_SRC := $(if $(filter 1,$(CUDA)),$(wildcard kernels/*.cu))
 LIB_OBJ := $(LIB_SRC:%.c=$(BUILD)/obj/%.o) $(CU_SRC:%.cu=$(BUILD)/obj/%.o)
 TEST_SRC := $(wildcard tests/test_*.c)
 TEST_BIN := $(TEST_SRC:tests/%.c=$(BUILD)/tests/%)
-TEST_SUPPORT := $(BUILD)/obj/tests/harness.o $(BUILD)/obj/tests/reference.o
+TEST_SUPPORT := $(BUILD)/obj/tests/harness.o $(BUILD)/obj/tests/reference.o \
+                $(BUILD)/obj/tests/cuda_harness.o
 SCRIPT_TEST_BIN := $(patsubst tests/%.sh,$(BUILD)/tests/%,$(wildcard tests/test_*.sh))
 EXAMPLE_SRC := $(wildcard examples/*.c)
 EXAMPLE_BIN := $(EXAMPLE_SRC:examples/%.c=$(BUILD)/examples/%)
