@@ -6,6 +6,8 @@
 #   make demo            the main job: fine-tune on WordNet (see README.md)
 #   make install PREFIX=/usr/local
 #   make CUDA=0 ...      build without the CUDA backend even when nvcc exists
+#   make gpu-check       bundle the GPU suites and benchmarks for a GPU machine
+#                        (docs/gpu-check.md)
 #
 # Build outputs go to $(BUILD) (default build/); the sanitizer build uses
 # build-asan/.
@@ -72,7 +74,7 @@ BENCH_BIN := $(BENCH_SRC:bench/%.c=$(BUILD)/bench/%)
 VERSION := 0.1.0
 SONAME := libclipt.so.0
 
-.PHONY: all lib examples tests bench test test-asan setup install clean demo \
+.PHONY: all lib examples tests bench test test-asan setup install clean demo gpu-check \
         format-check
 
 all: lib examples
@@ -131,6 +133,32 @@ $(BUILD)/tests/test_%: tests/test_%.sh
 examples: $(EXAMPLE_BIN)
 bench: $(BENCH_BIN)
 tests: lib $(TEST_BIN) $(BUILD)/tests/cxx_header $(SCRIPT_TEST_BIN)
+
+# ---- GPU check bundle ------------------------------------------------------
+# The GPU suites and benchmarks, linked here with an rpath of $ORIGIN/../lib
+# (DT_RPATH, which also serves the libraries' own dependencies), and the
+# shared libraries they need copied beside them by scripts/gpu-check, so a
+# machine with only the NVIDIA driver and cuBLAS can run them.
+GPU_CHECK := $(BUILD)/gpu-check
+GPU_CHECK_TESTS := $(patsubst tests/%.c,$(GPU_CHECK)/bin/%,$(wildcard tests/test_cuda_*.c))
+GPU_CHECK_BENCH := $(patsubst bench/%.c,$(GPU_CHECK)/bin/%,$(BENCH_SRC))
+BUNDLE_LDFLAGS := -Wl,-rpath,'$$ORIGIN/../lib' -Wl,--disable-new-dtags
+
+$(GPU_CHECK)/bin/test_%: $(BUILD)/obj/tests/test_%.o $(TEST_SUPPORT) $(BUILD)/libclipt.a
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS_ALL) $< $(TEST_SUPPORT) -o $@ $(BUILD)/libclipt.a $(LDLIBS_ALL) \
+	    $(CHECK_LIBS) $(BUNDLE_LDFLAGS)
+
+$(GPU_CHECK)/bin/%: bench/%.c $(BUILD)/libclipt.a
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS_ALL) $< -o $@ $(BUILD)/libclipt.a $(LDLIBS_ALL) $(BUNDLE_LDFLAGS)
+
+gpu-check:
+ifneq ($(CUDA),1)
+	$(error gpu-check needs the CUDA backend: nvcc was not found or CUDA=0 was given)
+endif
+	$(MAKE) $(GPU_CHECK_TESTS) $(GPU_CHECK_BENCH)
+	scripts/gpu-check $(BUILD)
 
 # ---- running ---------------------------------------------------------------
 setup:
