@@ -1,8 +1,8 @@
 /* Throughput of each CUDA op at CLIP ViT-B/32 text-tower sizes, through
- * the backend table: one line per op and shape with the time per call,
- * the bytes or FLOPs it must move or compute (formula beside each op),
- * GB/s or TFLOP/s, and GB/s as a percentage of a device-to-device copy
- * measured at the start (the practical bandwidth ceiling).
+ * the backend table. It prints one line per op and shape: the time per
+ * call, GB/s or TFLOP/s from the bytes or FLOPs the op must move or
+ * compute (formula beside each op), and GB/s as a percentage of a
+ * device-to-device copy measured at the start, the practical ceiling.
  *
  *   bench_cuda_ops [--reps N]
  *

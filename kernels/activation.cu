@@ -9,7 +9,7 @@
  *   thread per VEC consecutive floats, grid-stride over n/VEC, 256 threads
  *   per block and at most 32 blocks per multiprocessor.
  * Shared memory: none.
- * Numerics: the same fp32 formulas as the CPU loops; the device's expf and
+ * Numerics: the same fp32 formulas as the CPU loops. The device's expf and
  *   erff are within 2 ulp of the host's, and nvcc may contract a multiply
  *   and an add into one fma.
  * Limits: VEC 4 (the fast path) needs n % 4 == 0 and 16-byte aligned

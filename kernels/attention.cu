@@ -1,6 +1,6 @@
 /* Causal multi-head self-attention, forward and backward, fused: scores,
- * causal mask, softmax and the weighted sum happen in one kernel, and the
- * (B, NH, T, T) probabilities never reach global memory; the backward pass
+ * causal mask, softmax and the weighted sum happen in one kernel, so the
+ * (B, NH, T, T) probabilities never reach global memory. The backward pass
  * rebuilds them from the saved log-sum-exp. CPU twin: lib/cpu/attention.c.
  *
  * Shapes: qkv, dqkv (B,T,3C) with q in channels [0,C), k in [C,2C), v in

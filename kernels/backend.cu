@@ -1,10 +1,15 @@
 /* The CUDA backend table: device memory, copies on the context's stream,
  * and the ops of the other files in kernels/.
  *
- * Memory comes from cudaMalloc and goes back through cudaFree, which waits
- * for work still using it. Copies and fills are asynchronous on the
- * context's stream; an upload from pageable host memory returns once the
- * source has been staged, so the caller may reuse it at once. */
+ * Memory comes from cudaMalloc and goes back through cudaFree once the
+ * context's stream has finished its work. Copies and fills are
+ * asynchronous on the context's stream. An upload from pageable host
+ * memory returns once the source has been staged, so the caller may reuse
+ * it at once.
+ *
+ * NOTE: the CUDA ops have been compiled and reviewed but not yet run on a
+ * GPU. tests/test_cuda_ops.c and tests/test_cuda_train.c hold them to the
+ * CPU backend wherever a device is present (make gpu-check). */
 #include <stdio.h>
 
 #include "cuda_common.h"
@@ -52,8 +57,10 @@ static void cuda_free(clipt_context *ctx, void *ptr)
     if (ptr == NULL) return;
     clipt_cuda_state *st = NULL;
     if (clipt_cuda_begin(ctx, "free", &st) != CLIPT_OK) return;
-    /* A failure here can only repeat an earlier asynchronous error, which
-     * the next synchronize reports. */
+    /* Work queued on the stream may still use the memory. A failure here
+     * can only repeat an earlier asynchronous error, which the next
+     * synchronize reports. */
+    (void)cudaStreamSynchronize(st->stream);
     (void)cudaFree(ptr);
 }
 

@@ -3,9 +3,9 @@
  * shared library), its workspace, and the error and scratch helpers the
  * other CUDA files share.
  *
- * The CUDA runtime is linked statically; it loads the driver only when this
- * code first runs, so a program that never asks for a CUDA context never
- * needs a driver, a GPU or cuBLAS. */
+ * The CUDA runtime is linked statically and loads the driver only when this
+ * code first runs, so a program that never requests a CUDA context needs no
+ * driver, GPU or cuBLAS. */
 #include <dlfcn.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -18,8 +18,9 @@
  * version. */
 static const char *const cublas_names[] = {"libcublas.so.13", "libcublas.so"};
 
-/* cuBLAS' recommended workspace: 32 MiB on Hopper and newer, 4 MiB before
- * (cuBLAS 13 documentation, cublasSetWorkspace). */
+/* Workspace given to cuBLAS: 32 MiB on compute capability 9.0 and newer,
+ * 4 MiB before. NOTE: these are the sizes NVIDIA's cuBLAS guide recommends
+ * for cublasSetWorkspace as recalled, not re-read against cuBLAS 13. */
 #define CUBLAS_WORKSPACE_HOPPER (32u << 20)
 #define CUBLAS_WORKSPACE_OTHER (4u << 20)
 
@@ -80,9 +81,10 @@ clipt_status clipt_cuda_scratch(clipt_cuda_state *st, size_t bytes,
         *out = st->scratch;
         return CLIPT_OK;
     }
-    /* cudaFree waits for the work still using the old buffer. */
+    /* Earlier ops on the stream may still read the old buffer. */
     if (st->scratch != NULL) {
-        cudaError_t err = cudaFree(st->scratch);
+        cudaError_t err = cudaStreamSynchronize(st->stream);
+        if (err == cudaSuccess) err = cudaFree(st->scratch);
         st->scratch = NULL;
         st->scratch_bytes = 0;
         if (err != cudaSuccess) return clipt_cuda_error(err, op);

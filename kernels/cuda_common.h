@@ -144,8 +144,8 @@ static __device__ __forceinline__ float clipt_warp_max(float v)
 }
 
 /* Sum over a one-dimensional block whose size is a multiple of 32; every
- * thread receives the total. shared holds 32 values. Every thread of the
- * block must call it (it synchronises the block). */
+ * thread receives the total. shared has room for 32 values. Every thread
+ * of the block must call it, because it synchronises the block. */
 template <typename T>
 static __device__ __forceinline__ T clipt_block_sum(T v, T *shared)
 {

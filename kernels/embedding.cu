@@ -19,7 +19,7 @@
  * Shared memory: none (CUB's sort uses its own).
  * Numerics: the backward adds dout rows into dwte and dwpe one by one in
  *   position order, the order of the CPU loops, so both backends give the
- *   same bits; tests/test_cuda_ops.c checks that.
+ *   same bits. tests/test_cuda_ops.c checks that.
  * Limits: VEC 4 needs C % 4 == 0 and 16-byte aligned pointers; the general
  *   path (VEC 1) takes any C. Ids are not range-checked here (the caller
  *   checks them on the host); a gathered row index outside [0, T) yields a

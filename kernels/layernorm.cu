@@ -10,7 +10,7 @@
  *     channels at k*VEC, k*VEC + 32*VEC, ...; the row is read two or three
  *     times, the later passes mostly from L1.
  *   layernorm_backward_params_partial_sums: block (32, 8) covers 32
- *     channels of one chunk of rows; threadIdx.y strides over the chunk's
+ *     channels of one chunk of rows. threadIdx.y strides over the chunk's
  *     rows, then the 8 partial sums are added in order. grid = (ceil(C/32),
  *     chunks). layernorm_backward_params_finish: one thread per channel
  *     adds the chunks' sums in chunk order into dweight and dbias.

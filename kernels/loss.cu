@@ -1,7 +1,7 @@
-/* The training loss in one fused kernel: for each pair the cosine
- * similarity and its squared distance to the target, the MSE regulariser
- * against the cached original embeddings, the gradient of both with
- * respect to E, and the batch loss reduced in a fixed order. CPU twin:
+/* The training loss in one fused kernel. It computes each pair's cosine
+ * similarity and squared distance to the target, the MSE regulariser
+ * against the cached original embeddings, and the gradient of both with
+ * respect to E, then reduces the batch loss in a fixed order. CPU twin:
  * lib/cpu/loss.c, whose header gives the formulas.
  *
  * Shapes: E, E0, dE (U,P); pair_a, pair_b, target, cos (N); losses (3):

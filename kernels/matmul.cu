@@ -13,7 +13,7 @@
  *   matmul_bias_broadcast_rows<VEC>: one thread per VEC columns of one
  *     row, grid-stride over N*OC/VEC.
  *   bias_grad_partial_sums: block (32, 8) covers 32 columns of one chunk
- *     of rows; threadIdx.y strides over the chunk's rows and the 8 partial
+ *     of rows. threadIdx.y strides over the chunk's rows, then the 8 partial
  *     sums are added in order. bias_grad_finish: one thread per column adds
  *     the chunks' sums in chunk order into dbias.
  * Shared memory: 8 x 33 floats in bias_grad_partial_sums.

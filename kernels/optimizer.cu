@@ -6,8 +6,8 @@
  *         device memory, each an (offset, count, decayed) range; norm (1) in
  *         device memory.
  * Mapping:
- *   grad_norm_partial_sums_fixed_grid: always 1024 blocks of 256 threads;
- *     in every segment thread g takes elements g, g + 1024*256, ..., and
+ *   grad_norm_partial_sums_fixed_grid: always 1024 blocks of 256 threads.
+ *     In every segment thread g takes elements g, g + 1024*256, ..., and
  *     the block sums its threads' squares. grad_norm_finish_single_block:
  *     one block of 1024 threads adds the 1024 block sums and takes the
  *     square root. The grid is fixed, so the order of the sums, and with it

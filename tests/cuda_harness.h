@@ -10,10 +10,10 @@
 
 /* Tries to create a "cuda" context in a child process. Returns 0, with the
  * library's message in why, when the library has no CUDA or no usable
- * device exists (CLIPT_ERR_NO_CUDA, CLIPT_ERR_NO_DEVICE); returns 1 when
- * the context was created or failed for another reason, so the suites run
- * and report that failure. Probing in a child keeps CUDA uninitialised in
- * this process, which Check's forked tests need. */
+ * device exists (CLIPT_ERR_NO_CUDA, CLIPT_ERR_NO_DEVICE). Returns 1 when
+ * the context was created or failed for another reason, so that the suites
+ * run and report that failure. Probing in a child keeps CUDA uninitialised
+ * in this process, which Check's forked tests need. */
 int clipt_test_cuda_available(char *why, size_t size);
 
 /* Runs the suite that make_suite builds when a CUDA device is usable.
@@ -26,7 +26,11 @@ int clipt_test_run_cuda_suite(Suite *(*make_suite)(void), const char *name);
  * compute-sanitizer. */
 int clipt_test_small_shapes(void);
 
-/* Creates a context on "cuda" (device 0) or fails the current test. */
+/* Creates a context on "cuda" (device 0) or fails the current test. With
+ * CLIPT_TEST_GPU_STANDIN=cpu set, the context is a CPU context, and
+ * clipt_test_cuda_available() returns 1: the GPU suites then compare the
+ * CPU backend with itself, which checks the suites' code on a machine
+ * without a GPU and nothing about the CUDA backend. */
 clipt_context *clipt_test_cuda_context(int allow_tf32);
 
 /* Allocates bytes of backend memory on ctx and copies host into it (when

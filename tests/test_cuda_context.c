@@ -1,5 +1,5 @@
 /* CUDA contexts, on any machine: without a usable device, "cuda" fails with
- * CLIPT_ERR_NO_DEVICE and a message that says what is missing and what to
+ * CLIPT_ERR_NO_DEVICE and a message that names what is missing and what to
  * do, and "auto" falls back to the CPU and logs why; with a device,
  * "cuda" works, describes the device, reports out-of-memory as a status
  * and stays usable after it. A build without CUDA answers
@@ -95,8 +95,8 @@ START_TEST(cuda_context_or_clear_failure)
         return;
     }
 
-    /* built with CUDA, no usable device: the message says which device was
-     * requested, what is missing and the alternative */
+    /* built with CUDA, no usable device: the message names the requested
+     * device, what is missing and the alternative */
     printf("no CUDA device: %s\n", clipt_last_error());
     ck_assert_msg(st == CLIPT_ERR_NO_DEVICE, "status %s: %s", clipt_status_name(st),
                   clipt_last_error());

@@ -1,7 +1,7 @@
-/* Whole training steps on the GPU: one step (loss, every gradient tensor,
- * AdamW) compared with the same step on the CPU, with all tensors and with
- * only the top block training; and determinism: the same steps run twice
- * on the GPU give bit-identical parameters. Two tiny configurations cover
+/* Whole training steps on the GPU. One step (loss, every gradient tensor,
+ * AdamW) is compared with the same step on the CPU, with all tensors and
+ * with only the top block training. Determinism: the same steps run twice
+ * on the GPU must give bit-identical parameters. Two tiny configurations cover
  * both attention paths (head size 64 takes the fast path, 16 the general
  * one) and both activations. Without a CUDA device the suite reports
  * itself skipped. */
@@ -18,8 +18,9 @@
  * two fp32 blocks on each backend; they differ by about 1e-6 relative. */
 #define REL_STEP_LOSS 1e-4
 /* Gradients: fp32 on both sides, summed in different orders through about
- * 20 ops; observed differences are near 1e-5 of each tensor's largest
- * gradient, and a wrong formula is off by O(1). */
+ * 20 ops. The differences are expected near 1e-5 of each tensor's largest
+ * gradient (an estimate from fp32 rounding), while a wrong formula is off
+ * by O(1). */
 #define REL_GRAD 2e-3
 /* Tensors whose exact gradient is 0 (the key bias) hold rounding noise;
  * their bound is taken from the model's largest gradient times this. */
