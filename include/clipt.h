@@ -331,6 +331,612 @@ CLIPT_API clipt_status clipt_model_encode(clipt_model *model,
                                           const int32_t *eot, int B, int T,
                                           float *embeddings);
 
+/* ------------------------------------------------------------------------ */
+/* WordNet noun hierarchy and Wu-Palmer similarity                          */
+/* ------------------------------------------------------------------------ */
+
+/*
+ * The noun synsets of a WordNet 3.0 database in memory: offsets, lemmas in
+ * sense order, hypernym and instance-hypernym edges and depths, read from
+ * data.noun and index.noun of a "dict" directory in the format of
+ * wndb(5WN). A synset is named by its id, 0 <= id < synset count, in
+ * data.noun order (ascending offset). Depths count edges: a root has depth
+ * 0, and instance hypernyms count like hypernyms, as in NLTK.
+ *
+ * A loaded clipt_wordnet is never modified, so several threads may read one
+ * at the same time.
+ */
+typedef struct clipt_wordnet clipt_wordnet;
+
+/* Directory read when neither an argument nor WNSEARCHDIR names one: where
+ * Debian's wordnet-base package installs WordNet 3.0. */
+#define CLIPT_WORDNET_DEFAULT_DIR "/usr/share/wordnet"
+
+/* Loads the noun database of a dict directory. dir NULL means the directory
+ * in the WNSEARCHDIR environment variable (as WordNet's own tools use it)
+ * when that is set and not empty, else CLIPT_WORDNET_DEFAULT_DIR. The
+ * caller owns *out and releases it with clipt_wordnet_free().
+ * Errors: CLIPT_ERR_FILE_NOT_FOUND or CLIPT_ERR_IO naming the file;
+ * CLIPT_ERR_PARSE naming file and line for a malformed line, a pointer to
+ * an offset that is not in data.noun, a hypernym cycle or an index entry
+ * that lists an unknown synset; CLIPT_ERR_OUT_OF_MEMORY. */
+CLIPT_API clipt_status clipt_wordnet_load(const char *dir,
+                                          clipt_wordnet **out);
+
+/* Releases a loaded database. NULL is accepted. */
+CLIPT_API void clipt_wordnet_free(clipt_wordnet *wn);
+
+/* Returns the directory the database was read from (owned by wn). */
+CLIPT_API const char *clipt_wordnet_dir(const clipt_wordnet *wn);
+
+/* Returns the number of noun synsets (82115 for WordNet 3.0). */
+CLIPT_API int32_t clipt_wordnet_synset_count(const clipt_wordnet *wn);
+
+/* Facts about one synset. Strings are owned by wn. */
+typedef struct clipt_synset_info {
+    uint32_t offset;     /* byte offset in data.noun; wnid "n%08u" */
+    const char *name;    /* NLTK's name: first lemma lowercased, ".n.",
+                          * sense number of two or more digits,
+                          * "dog.n.01" */
+    int lemma_count;     /* lemmas, see clipt_wordnet_lemma() */
+    int hypernym_count;  /* @ pointers: parents listed first */
+    int instance_hypernym_count; /* @i pointers: parents listed after */
+    int hyponym_count;   /* synsets that list this one as a parent */
+    int min_depth;       /* edges on the shortest path up to a root */
+    int max_depth;       /* edges on the longest path up to a root */
+} clipt_synset_info;
+
+/* Fills *info for synset id.
+ * Errors: CLIPT_ERR_INVALID_ARGUMENT for an id out of range. */
+CLIPT_API clipt_status clipt_wordnet_synset_info(const clipt_wordnet *wn,
+                                                 int32_t id,
+                                                 clipt_synset_info *info);
+
+/* Sets *lemma to lemma number index of synset id, in data.noun order and
+ * spelling, such as "Canis_familiaris". Underscores join words, and a
+ * syntactic marker such as "(p)" is removed. The string is owned by wn.
+ * Errors: CLIPT_ERR_INVALID_ARGUMENT for an id or index out of range. */
+CLIPT_API clipt_status clipt_wordnet_lemma(const clipt_wordnet *wn,
+                                           int32_t id, int index,
+                                           const char **lemma);
+
+/* Sets *parents to the ids of the hypernyms of id followed by its instance
+ * hypernyms, and *count to their number (0 for a root). The array is owned
+ * by wn. Errors: CLIPT_ERR_INVALID_ARGUMENT for an id out of range. */
+CLIPT_API clipt_status clipt_wordnet_parents(const clipt_wordnet *wn,
+                                             int32_t id,
+                                             const int32_t **parents,
+                                             int *count);
+
+/* Sets *children to the ids of the synsets that have id as a hypernym or
+ * instance hypernym, in ascending id order, and *count to their number.
+ * Errors: CLIPT_ERR_INVALID_ARGUMENT for an id out of range. */
+CLIPT_API clipt_status clipt_wordnet_children(const clipt_wordnet *wn,
+                                              int32_t id,
+                                              const int32_t **children,
+                                              int *count);
+
+/* Finds the synset at a data.noun byte offset.
+ * Errors: CLIPT_ERR_NOT_FOUND naming the offset. */
+CLIPT_API clipt_status clipt_wordnet_find_offset(const clipt_wordnet *wn,
+                                                 uint32_t offset,
+                                                 int32_t *id);
+
+/* Finds a synset by ImageNet wnid: "n" and its 8-digit offset,
+ * "n02084071" for dog.n.01.
+ * Errors: CLIPT_ERR_INVALID_ARGUMENT for text of another form;
+ * CLIPT_ERR_NOT_FOUND when no noun synset has that offset. */
+CLIPT_API clipt_status clipt_wordnet_find_wnid(const clipt_wordnet *wn,
+                                               const char *wnid,
+                                               int32_t *id);
+
+/* Finds a synset by NLTK-style name "lemma.n.NN": sense NN (from 1) of the
+ * lemma in index.noun order. As in NLTK, the lemma is matched without case
+ * and may be any lemma of the synset, so "domestic_dog.n.01" finds
+ * dog.n.01; spaces may stand for underscores.
+ * Errors: CLIPT_ERR_INVALID_ARGUMENT for text that is not of that form;
+ * CLIPT_ERR_UNSUPPORTED for a part of speech other than n (only nouns are
+ * loaded); CLIPT_ERR_NOT_FOUND for an unknown lemma or a sense number
+ * beyond its senses. */
+CLIPT_API clipt_status clipt_wordnet_find_name(const clipt_wordnet *wn,
+                                               const char *name,
+                                               int32_t *id);
+
+/* Sets *ids to every noun sense of a lemma in sense order (index.noun
+ * order, most frequent first) and *count to their number. The lemma is
+ * matched without case and spaces may stand for underscores; no
+ * morphological reduction is done ("dogs" is not found). The array is
+ * owned by wn. Errors: CLIPT_ERR_NOT_FOUND for a lemma that is not a noun
+ * in index.noun. */
+CLIPT_API clipt_status clipt_wordnet_find_lemma(const clipt_wordnet *wn,
+                                                const char *lemma,
+                                                const int32_t **ids,
+                                                int *count);
+
+/* How Wu-Palmer similarity is computed; see clipt_wordnet_wup(). */
+typedef enum clipt_wup_convention {
+    /* NLTK's Synset.wup_similarity, value for value (the default). */
+    CLIPT_WUP_NLTK = 0,
+    /* 2 (D(lcs) + 1) / (D(a) + 1 + D(b) + 1), D the max depth and lcs the
+     * common hypernym of greatest max depth: symmetric, 1 for a synset with
+     * itself. */
+    CLIPT_WUP_TEXTBOOK = 1
+} clipt_wup_convention;
+
+/*
+ * Computes the Wu-Palmer similarity of synsets a and b into *similarity.
+ * CLIPT_WUP_NLTK reproduces NLTK 3.x's wup_similarity(a, b) exactly, with
+ * its properties. The common hypernym is chosen by minimum depth but
+ * scored by maximum depth, so a synset compared with itself can score
+ * below 1 (dog.n.01 with itself gives 0.9285714285714286). Swapping a and
+ * b can change the value (einstein.n.01 and physicist.n.01 give
+ * 0.631578947368421, the other order 0.9473684210526315).
+ * Errors: CLIPT_ERR_INVALID_ARGUMENT for an id out of range or an unknown
+ * convention; CLIPT_ERR_NOT_FOUND when a and b share no hypernym (only in
+ * databases with several roots; NLTK returns None there).
+ */
+CLIPT_API clipt_status clipt_wordnet_wup(const clipt_wordnet *wn, int32_t a,
+                                         int32_t b,
+                                         clipt_wup_convention convention,
+                                         double *similarity);
+
+/* Computes similarity[i] = Wu-Palmer(a[i], b[i]) for i < n. A pair with
+ * no common hypernym gives 0.
+ * Errors: CLIPT_ERR_INVALID_ARGUMENT naming the first id out of range. */
+CLIPT_API clipt_status clipt_wordnet_wup_batch(
+    const clipt_wordnet *wn, clipt_wup_convention convention,
+    const int32_t *a, const int32_t *b, size_t n, double *similarity);
+
+/* Computes the word-level similarity of two lemmas: the maximum of
+ * Wu-Palmer(sa, sb) over the noun senses sa of word_a and sb of word_b,
+ * in that argument order, as NLTK users compute it. The senses come from
+ * clipt_wordnet_find_lemma(). sense_a and sense_b may be NULL; otherwise
+ * they receive the first pair of senses (in sense order) that reaches the
+ * maximum. Errors: CLIPT_ERR_NOT_FOUND for a word with no noun senses or
+ * when no pair of senses shares a hypernym. */
+CLIPT_API clipt_status clipt_wordnet_wup_words(
+    const clipt_wordnet *wn, const char *word_a, const char *word_b,
+    clipt_wup_convention convention, double *similarity, int32_t *sense_a,
+    int32_t *sense_b);
+
+/* ------------------------------------------------------------------------ */
+/* WordNet pair sampler                                                     */
+/* ------------------------------------------------------------------------ */
+
+/*
+ * Draws pairs of noun texts with their Wu-Palmer similarity as the training
+ * target. The pool of synsets comes from seeds (all nouns, the subtree
+ * under one synset, or a file of wnids). Each pool synset is assigned to
+ * the training or the held-out side by a hash of its offset and the split
+ * seed, so the split does not depend on the pool or on the order of calls.
+ *
+ * Texts are the synsets' lemmas with underscores turned into spaces, put
+ * into a template such as "a photo of a {}.". Two lemmas are one text when
+ * they are equal ignoring ASCII case, as CLIP's tokenizer lowercases. A
+ * text used by synsets on both sides stays on the training side only, and
+ * the held-out synsets lose it ("dog" names dog.n.01 and also the frump
+ * dog.n.02). A synset left without texts drops out of its side. So no text
+ * of a held-out pair ever appears in a training pair, and a held-out pair
+ * never names a training synset.
+ *
+ * Both synsets of a pair lie on one side. Relations:
+ */
+typedef enum clipt_relation {
+    CLIPT_RELATION_SYNONYM = 0,   /* two different texts of one synset */
+    CLIPT_RELATION_HYPERNYM = 1,  /* b is k parent edges above a */
+    CLIPT_RELATION_HYPONYM = 2,   /* b is k child edges below a */
+    CLIPT_RELATION_COHYPONYM = 3, /* a and b share a parent, a != b */
+    CLIPT_RELATION_RANDOM = 4     /* b drawn independently of a, a != b */
+} clipt_relation;
+
+#define CLIPT_RELATION_COUNT 5
+
+typedef enum clipt_split {
+    CLIPT_SPLIT_TRAIN = 0,
+    CLIPT_SPLIT_HELD_OUT = 1
+} clipt_split;
+
+typedef struct clipt_sampler clipt_sampler;
+
+typedef struct clipt_sampler_options {
+    /* Seeds. wnid_file, when set, names a file with one wnid per line. The
+     * first word of each line is read, so ImageNet's LOC_synset_mapping.txt
+     * works, and blank lines and lines starting with '#' are skipped.
+     * Otherwise subtree, when set, names a synset ("animal.n.01" or
+     * "n00015388") and seeds it and every synset below it. Otherwise every
+     * noun is a seed. */
+    const char *wnid_file;
+    const char *subtree;
+    /* 1: the hypernyms of every seed, up to the root, join the pool (useful
+     * for a list of leaves such as ImageNet's classes). Default 0. */
+    int add_hypernyms;
+    /* Share of pool synsets held out, in [0, 1). Default 0.1. */
+    double held_out_fraction;
+    uint64_t split_seed;  /* default 0 */
+    /* Relative weights of the relations, indexed by clipt_relation; each
+     * >= 0. Default 1 each. On each side, the weights of the relations it
+     * can produce are normalised to sum 1 (clipt_sampler_split_info()). */
+    double weights[CLIPT_RELATION_COUNT];
+    /* Edges k between the synsets of a hypernym or hyponym pair, drawn
+     * uniformly from [min_distance, max_distance] among the distances the
+     * side offers. Defaults 1 and 3; max_distance <= 32. */
+    int min_distance, max_distance;
+    /* Text template with exactly one "{}" where the lemma goes. NULL means
+     * "{}". The sampler keeps a copy. */
+    const char *text_template;
+    clipt_wup_convention convention;  /* of the targets; default NLTK */
+    uint64_t seed;  /* seed of the training draws; default 0 */
+} clipt_sampler_options;
+
+/* Fills options with the defaults above. Call it before setting fields:
+ * fields added in later versions get their defaults here. */
+CLIPT_API void clipt_sampler_options_init(clipt_sampler_options *options);
+
+/* One pair of texts. Strings are owned by the sampler. */
+typedef struct clipt_pair {
+    const char *text_a, *text_b;
+    int32_t text_id_a, text_id_b;  /* see clipt_sampler_text() */
+    int32_t synset_a, synset_b;    /* synset ids in the clipt_wordnet */
+    uint32_t offset_a, offset_b;   /* data.noun offsets of the synsets */
+    clipt_relation relation;
+    int distance;   /* k for hypernym and hyponym pairs, else 0 */
+    double target;  /* Wu-Palmer(synset_a, synset_b), in this order */
+} clipt_pair;
+
+/* Creates a sampler over wn, which must outlive it and is only read.
+ * options NULL means the defaults. The caller owns *out.
+ * Errors: CLIPT_ERR_INVALID_ARGUMENT for an invalid option: a weight below
+ * 0 or not finite, all weights 0, distances out of range, a template
+ * without exactly one "{}" or a fraction outside [0, 1). The same status
+ * comes when the training side can produce no pair. CLIPT_ERR_NOT_FOUND
+ * for an unknown subtree synset or a wnid that is not a noun synset
+ * (naming the file and line). CLIPT_ERR_PARSE for a malformed wnid line.
+ * CLIPT_ERR_FILE_NOT_FOUND or CLIPT_ERR_IO for the wnid file, and
+ * CLIPT_ERR_OUT_OF_MEMORY. */
+CLIPT_API clipt_status clipt_sampler_create(
+    const clipt_wordnet *wn, const clipt_sampler_options *options,
+    clipt_sampler **out);
+
+/* Releases a sampler. NULL is accepted. Strings of pairs it returned
+ * become invalid. */
+CLIPT_API void clipt_sampler_free(clipt_sampler *sampler);
+
+/* Draws n training pairs into pairs[0 .. n-1] and advances the sampler's
+ * generator. Pairs are reproducible: the same options and state give the
+ * same pairs. Each pair first draws its relation from the training
+ * side's weights, then synsets and texts uniformly among those that fit. */
+CLIPT_API clipt_status clipt_sampler_draw(clipt_sampler *sampler,
+                                          clipt_pair *pairs, size_t n);
+
+/* Builds the evaluation set: n distinct held-out pairs (no ordered pair of
+ * texts repeats) drawn as clipt_sampler_draw() draws, from a generator
+ * seeded with seed. It depends only on the options that shape the pool,
+ * the split and the texts, on n and on seed, never on the training draws,
+ * so a trainer and an evaluation program get the same set.
+ * Errors: CLIPT_ERR_INVALID_ARGUMENT when the held-out side produces
+ * fewer than n distinct pairs in 50 n + 1000 draws (for example with
+ * held_out_fraction 0). */
+CLIPT_API clipt_status clipt_sampler_eval_pairs(const clipt_sampler *sampler,
+                                                uint64_t seed,
+                                                clipt_pair *pairs, size_t n);
+
+/* Position of the training draws, for saving with a checkpoint. */
+typedef struct clipt_sampler_state {
+    uint64_t rng[4];       /* generator state */
+    uint64_t pairs_drawn;  /* training pairs drawn so far */
+} clipt_sampler_state;
+
+/* Copies the sampler's position into *state. */
+CLIPT_API clipt_status clipt_sampler_get_state(const clipt_sampler *sampler,
+                                               clipt_sampler_state *state);
+
+/* Restores a position saved by clipt_sampler_get_state() on a sampler made
+ * with the same wn and options; the draws then continue where they were.
+ * Errors: CLIPT_ERR_INVALID_ARGUMENT for an all-zero generator state. */
+CLIPT_API clipt_status clipt_sampler_set_state(
+    clipt_sampler *sampler, const clipt_sampler_state *state);
+
+/* Sizes of one side of the split. */
+typedef struct clipt_split_info {
+    int32_t synsets;  /* synsets with at least one text on this side */
+    int32_t texts;    /* texts on this side */
+    /* The relation mix this side draws: the requested weights of the
+     * relations it can produce, normalised to sum 1 (all 0 when it can
+     * produce none). */
+    double weights[CLIPT_RELATION_COUNT];
+    int max_distance;  /* largest hypernym distance drawn on this side */
+} clipt_split_info;
+
+/* Fills *info with the sizes and relation mix of one side of the split.
+ * Errors: CLIPT_ERR_INVALID_ARGUMENT for an unknown split. */
+CLIPT_API clipt_status clipt_sampler_split_info(const clipt_sampler *sampler,
+                                                clipt_split split,
+                                                clipt_split_info *info);
+
+/* Returns the number of texts in the pool, both sides together. Text ids
+ * are 0 .. count-1 and stay fixed for the sampler's life, so a trainer can
+ * cache one embedding per text id. */
+CLIPT_API int32_t clipt_sampler_text_count(const clipt_sampler *sampler);
+
+/* Sets *text (template applied, owned by the sampler) and *split of text
+ * text_id. split may be NULL.
+ * Errors: CLIPT_ERR_INVALID_ARGUMENT for an id out of range. */
+CLIPT_API clipt_status clipt_sampler_text(const clipt_sampler *sampler,
+                                          int32_t text_id, const char **text,
+                                          clipt_split *split);
+/* Tokenizer: CLIP's byte-level BPE                                         */
+/* ------------------------------------------------------------------------ */
+
+/*
+ * Turns UTF-8 text into the token ids CLIP's text encoder reads, the same
+ * ids as open_clip's tokenizer: the text is cleaned (ftfy's fixes, HTML
+ * references decoded, whitespace collapsed, Unicode lower-casing), split by
+ * CLIP's pre-tokenizer expression and encoded with byte-level BPE. One row
+ * is the start-of-text id, the text's ids, then the end-of-text id. With the
+ * released vocabulary those are 49406 and 49407.
+ *
+ * Two of ftfy's repairs are not reproduced. Mojibake (UTF-8 text that was
+ * decoded as Latin-1 or windows-1252, such as "caf" followed by U+00C3
+ * U+00A9 for "cafe" with an acute e) keeps its wrong characters. UTF-16
+ * surrogate pairs cannot occur in valid UTF-8, so text with them is
+ * rejected rather than joined. Characters assigned after Unicode 14 may be
+ * split differently from open_clip, whose regular expressions know newer
+ * Unicode versions.
+ *
+ * Encoding updates a cache of the words seen so far and scratch buffers in
+ * the handle. A tokenizer must therefore not be used by two threads at
+ * once; load one per thread to tokenize in parallel.
+ * clipt_tokenizer_decode() and the id getters only read the handle.
+ */
+typedef struct clipt_tokenizer clipt_tokenizer;
+
+/* Loads a tokenizer from path: either OpenAI's bpe_simple_vocab_16e6.txt.gz
+ * (the file scripts/setup places in data/) or a directory that contains a
+ * Hugging Face checkpoint's vocab.json and merges.txt. The caller frees *out
+ * with clipt_tokenizer_free().
+ * Errors: CLIPT_ERR_INVALID_ARGUMENT for NULL arguments;
+ * CLIPT_ERR_FILE_NOT_FOUND, CLIPT_ERR_IO; CLIPT_ERR_CORRUPT for a damaged
+ * gzip stream; CLIPT_ERR_PARSE naming the file and line of a malformed
+ * merge or vocabulary entry; CLIPT_ERR_OUT_OF_MEMORY. */
+CLIPT_API clipt_status clipt_tokenizer_load(const char *path,
+                                            clipt_tokenizer **out);
+
+/* Loads a tokenizer from a Hugging Face vocab.json and merges.txt given by
+ * their paths. Errors as clipt_tokenizer_load(). */
+CLIPT_API clipt_status clipt_tokenizer_load_hf(const char *vocab_json_path,
+                                               const char *merges_txt_path,
+                                               clipt_tokenizer **out);
+
+/* Releases a tokenizer. NULL is accepted. */
+CLIPT_API void clipt_tokenizer_free(clipt_tokenizer *tok);
+
+/* Returns the vocabulary size (49408 for CLIP's released vocabulary). */
+CLIPT_API int32_t clipt_tokenizer_vocab_size(const clipt_tokenizer *tok);
+
+/* Returns the start-of-text id (49406 for CLIP's released vocabulary). */
+CLIPT_API int32_t clipt_tokenizer_start_id(const clipt_tokenizer *tok);
+
+/* Returns the end-of-text id (49407 for CLIP's released vocabulary). */
+CLIPT_API int32_t clipt_tokenizer_end_id(const clipt_tokenizer *tok);
+
+/*
+ * Encodes one NUL-terminated UTF-8 text into ids[0 .. *n): the start id,
+ * the text's ids, the end id. When that is longer than capacity, the first
+ * capacity ids are kept and the last of them becomes the end id, as
+ * open_clip truncates, so *n == capacity and the row still ends with the
+ * end-of-text token. The texts "<start_of_text>" and "<end_of_text>" in the
+ * input (for a vocabulary loaded from vocab.json: "<|startoftext|>" and
+ * "<|endoftext|>") become the special ids, as in the reference tokenizers.
+ * Errors: CLIPT_ERR_INVALID_ARGUMENT for NULL pointers or capacity < 2;
+ * CLIPT_ERR_INVALID_UTF8 with the byte offset of the first invalid
+ * sequence; CLIPT_ERR_OUT_OF_MEMORY.
+ */
+CLIPT_API clipt_status clipt_tokenizer_encode(clipt_tokenizer *tok,
+                                              const char *text, int32_t *ids,
+                                              int capacity, int *n);
+
+/* Stores in *n the number of ids text encodes to without truncation, start
+ * and end ids included. Errors as clipt_tokenizer_encode(). */
+CLIPT_API clipt_status clipt_tokenizer_count(clipt_tokenizer *tok,
+                                             const char *text, int *n);
+
+/*
+ * Encodes B texts into the encoder's input:
+ *   ids (B, T) int32, row-major: each row as clipt_tokenizer_encode() with
+ *       capacity T, padded with 0 after its end-of-text id (open_clip's pad);
+ *   eot (B) int32: the position of each row's end-of-text id.
+ * Errors: CLIPT_ERR_INVALID_ARGUMENT for NULL pointers, a NULL text,
+ * B < 1 or T < 2; text errors as clipt_tokenizer_encode(), with the message
+ * naming the text's index. On error the contents of ids and eot are
+ * unspecified.
+ */
+CLIPT_API clipt_status clipt_tokenizer_encode_batch(clipt_tokenizer *tok,
+                                                    const char *const *texts,
+                                                    int B, int T, int32_t *ids,
+                                                    int32_t *eot);
+
+/*
+ * Decodes n ids into UTF-8 text as open_clip's decode does: the bytes of
+ * every token, special tokens as their spelling, with each end-of-word mark
+ * "</w>" turned into a space. Byte sequences that are not UTF-8 become
+ * U+FFFD. Writes at most size bytes including the terminating NUL into text
+ * (cut at a character boundary when it does not fit) and stores the full
+ * length in bytes, NUL excluded, in *length; call with size 0 to learn it.
+ * text may be NULL when size is 0.
+ * Errors: CLIPT_ERR_INVALID_ARGUMENT for NULL pointers, n < 0, or an id
+ * outside the vocabulary (the message gives its index and value).
+ */
+CLIPT_API clipt_status clipt_tokenizer_decode(const clipt_tokenizer *tok,
+                                              const int32_t *ids, int n,
+                                              char *text, size_t size,
+                                              size_t *length);
+
+/* ------------------------------------------------------------------------ */
+/* Trainer: the fine-tuning loop                                            */
+/* ------------------------------------------------------------------------ */
+
+/*
+ * The trainer minimises, for a batch of N pairs over U unique texts,
+ *   mean_n (target_n - cos(M(a_n), M(b_n)))^2 + lambda MSE(M(w), M0(w))
+ * where M is the model being tuned and M0 the model as it was when the
+ * trainer was created. M0's embeddings are computed once per text and
+ * cached. Each step tokenizes the batch's unique texts, encodes each text
+ * once, and applies one AdamW update (decay on weight matrices only,
+ * gradient clipping by global norm).
+ */
+typedef struct clipt_trainer clipt_trainer;
+
+typedef enum clipt_lr_schedule {
+    /* linear warm-up, then half a cosine from the peak down to 0 at
+     * total_steps (and 0 after it) */
+    CLIPT_SCHEDULE_COSINE = 0,
+    /* linear warm-up, then the peak learning rate */
+    CLIPT_SCHEDULE_CONSTANT = 1
+} clipt_lr_schedule;
+
+typedef struct clipt_trainer_options {
+    double learning_rate;    /* peak learning rate; default 1e-5 */
+    int64_t warmup_steps;    /* steps of linear warm-up; default 100 */
+    int64_t total_steps;     /* schedule length; default 1000 */
+    clipt_lr_schedule schedule;  /* default CLIPT_SCHEDULE_COSINE */
+    double weight_decay;     /* AdamW decoupled decay; default 0.01 */
+    double beta1, beta2;     /* default 0.9 and 0.999 */
+    double eps;              /* default 1e-8 */
+    double max_grad_norm;    /* clip the global norm; 0 disables; default 1 */
+    double lambda;           /* regulariser weight; default 1 */
+    /* -1 trains every tensor; K >= 0 trains the top K blocks, the final
+     * LayerNorm and the projection, and freezes the rest. Default -1. */
+    int train_top_blocks;
+} clipt_trainer_options;
+
+/* Fills options with the defaults above, which suit tuning a pretrained
+ * CLIP (a small learning rate and the regulariser on). Training from a
+ * random initialisation wants a larger rate and lambda 0. */
+CLIPT_API void clipt_trainer_options_init(clipt_trainer_options *options);
+
+/* Creates a trainer that tunes model in place, with tokenizer for its
+ * texts. Both must outlive the trainer, and nothing else should change the
+ * model's parameters while it lives. The trainer keeps a frozen copy of the
+ * parameters as they are now (M0), for the regulariser and for drift in
+ * evaluation. options NULL means the defaults.
+ * Errors: CLIPT_ERR_INVALID_ARGUMENT for a NULL model or tokenizer or an
+ * invalid option (named in the message), CLIPT_ERR_OUT_OF_MEMORY,
+ * CLIPT_ERR_DEVICE_OUT_OF_MEMORY. */
+CLIPT_API clipt_status clipt_trainer_create(
+    clipt_model *model, clipt_tokenizer *tokenizer,
+    const clipt_trainer_options *options, clipt_trainer **out);
+
+/* Releases a trainer; the model keeps its tuned parameters. NULL is
+ * accepted. */
+CLIPT_API void clipt_trainer_free(clipt_trainer *trainer);
+
+/* Measurements of one training step. */
+typedef struct clipt_step_stats {
+    int64_t step;          /* steps completed, this one included */
+    double loss;           /* distance + lambda * regulariser */
+    double distance;       /* mean (target - cos)^2 */
+    double regulariser;    /* MSE(M(w), M0(w)); 0 when lambda is 0 */
+    double grad_norm;      /* global gradient norm before clipping */
+    double learning_rate;  /* used for this step */
+    int pairs;             /* pairs in the batch */
+    int texts;             /* unique texts encoded */
+    int64_t tokens;        /* tokens computed, start and end included */
+    double seconds;        /* wall time of the step */
+} clipt_step_stats;
+
+/* Runs one training step on n pairs (the texts and targets of each pair
+ * are read; clipt_sampler_draw() produces them). stats may be NULL.
+ * Errors: CLIPT_ERR_INVALID_ARGUMENT for n == 0, a NULL text or a target
+ * that is not finite; CLIPT_ERR_INVALID_UTF8 for a text that is not UTF-8;
+ * CLIPT_ERR_NONFINITE when the loss or the gradient is NaN or infinite, in
+ * which case the parameters are left as they were before the step. */
+CLIPT_API clipt_status clipt_trainer_step(clipt_trainer *trainer,
+                                          const clipt_pair *pairs, size_t n,
+                                          clipt_step_stats *stats);
+
+/* Returns the learning rate the schedule gives the step after `steps`
+ * completed steps. */
+CLIPT_API double clipt_trainer_learning_rate(const clipt_trainer *trainer,
+                                             int64_t steps);
+
+/* Returns the number of completed steps. */
+CLIPT_API int64_t clipt_trainer_steps(const clipt_trainer *trainer);
+
+/* Evaluation of a model on a fixed set of pairs. */
+typedef struct clipt_eval_stats {
+    size_t pairs;
+    double spearman;   /* rank correlation of cos with the targets */
+    double pearson;
+    double distance;   /* mean (target - cos)^2 */
+    /* mean cos(M(w), M0(w)) over the unique texts: 1 means unchanged; NaN
+     * when no reference model was given */
+    double drift;
+    /* The no-learning baseline: Spearman correlation of the targets with
+     * the Jaccard overlap of the two texts' BPE token sets. */
+    double overlap_spearman;
+    /* the same per relation kind, indexed by clipt_relation; NaN where a
+     * kind has fewer than 2 pairs */
+    size_t kind_pairs[CLIPT_RELATION_COUNT];
+    double kind_spearman[CLIPT_RELATION_COUNT];
+    double kind_pearson[CLIPT_RELATION_COUNT];
+    double kind_distance[CLIPT_RELATION_COUNT];
+} clipt_eval_stats;
+
+/* Evaluates model on n pairs: encodes their unique texts, compares each
+ * pair's cosine similarity with its target, and measures drift against
+ * reference (the original model; NULL skips drift). The models are not
+ * changed. Errors: as clipt_trainer_step(), plus CLIPT_ERR_SHAPE when the
+ * two models' projection widths differ. */
+CLIPT_API clipt_status clipt_evaluate(clipt_model *model,
+                                      clipt_model *reference,
+                                      clipt_tokenizer *tokenizer,
+                                      const clipt_pair *pairs, size_t n,
+                                      clipt_eval_stats *stats);
+
+/* Evaluates the trainer's model on n pairs, with drift measured against
+ * its frozen original M0. */
+CLIPT_API clipt_status clipt_trainer_evaluate(clipt_trainer *trainer,
+                                              const clipt_pair *pairs,
+                                              size_t n,
+                                              clipt_eval_stats *stats);
+
+/* Writes a resumable training state to path, atomically: the parameters,
+ * the AdamW moments, the step count and options, and `extra` (extra_bytes
+ * bytes the caller defines, such as a sampler state; may be NULL when 0).
+ * Errors: CLIPT_ERR_IO naming the file, CLIPT_ERR_OUT_OF_MEMORY. */
+CLIPT_API clipt_status clipt_trainer_save_state(const clipt_trainer *trainer,
+                                                const char *path,
+                                                const void *extra,
+                                                size_t extra_bytes);
+
+/* Restores a state written by clipt_trainer_save_state() into a trainer
+ * created on a model of the same configuration. extra, when not NULL,
+ * receives up to extra_capacity bytes of the caller's data and
+ * *extra_bytes (when not NULL) its full size.
+ * Errors: CLIPT_ERR_FILE_NOT_FOUND, CLIPT_ERR_CORRUPT for a damaged file,
+ * CLIPT_ERR_SHAPE when the file is for another model configuration (the
+ * message names the mismatch); on failure the trainer is unchanged. */
+CLIPT_API clipt_status clipt_trainer_load_state(clipt_trainer *trainer,
+                                                const char *path,
+                                                void *extra,
+                                                size_t extra_capacity,
+                                                size_t *extra_bytes);
+
+/* Writes the cache of M0 embeddings (texts and their vectors) to path,
+ * atomically, so a resumed run does not recompute them.
+ * Errors: CLIPT_ERR_IO, CLIPT_ERR_OUT_OF_MEMORY. */
+CLIPT_API clipt_status clipt_trainer_save_cache(const clipt_trainer *trainer,
+                                                const char *path);
+
+/* Adds the embeddings of a cache file written by
+ * clipt_trainer_save_cache() for a model of the same projection width.
+ * Errors: CLIPT_ERR_FILE_NOT_FOUND, CLIPT_ERR_CORRUPT, CLIPT_ERR_SHAPE. */
+CLIPT_API clipt_status clipt_trainer_load_cache(clipt_trainer *trainer,
+                                                const char *path);
+
+/* Returns the number of texts whose M0 embedding is cached. */
+CLIPT_API size_t clipt_trainer_cache_size(const clipt_trainer *trainer);
+
 #ifdef __cplusplus
 }
 #endif

@@ -15,8 +15,10 @@
  * - An op checks what it cannot support (for example a size its kernels do
  *   not handle) and returns a status with a message; it never aborts.
  *
- * Shapes use the legend of clipt.h: B rows, T tokens, C width, NH heads,
- * F MLP width, V vocabulary, U unique texts, P projection, N pairs. */
+ * Shapes use the legend of clipt.h (C width, NH heads, HS head size, F MLP
+ * width, V vocabulary, U unique texts, P projection), with two changes:
+ * B is the number of token rows (texts) and N the number of packed tokens
+ * in the ops, while the loss keeps N for pairs. */
 #ifndef CLIPT_BACKEND_H
 #define CLIPT_BACKEND_H
 
@@ -68,16 +70,20 @@ typedef struct clipt_backend {
     clipt_status (*synchronize)(clipt_context *ctx);
 
     /* ---- embedding ---- */
-    /* out (B,T,C) = wte[ids[b,t]] + wpe[t]; ids (B,T) in [0, V). */
+    /* Batches are packed: the N tokens of all rows are stored one after
+     * another, with no padding (see attention below for the row bounds).
+     * out (N,C) = wte[ids[n]] + wpe[pos[n]]; ids in [0, V), pos the position
+     * of each token inside its row. */
     clipt_status (*embedding_forward)(clipt_context *ctx, float *out,
-                                      const int32_t *ids, const float *wte,
-                                      const float *wpe, int B, int T, int C);
-    /* dwte (V,C) += scatter of dout by id; dwpe (T,C) += sum over b.
-     * The result must not depend on thread scheduling. */
+                                      const int32_t *ids, const int32_t *pos,
+                                      const float *wte, const float *wpe,
+                                      int N, int C);
+    /* dwte (V,C) += dout scattered by id; dwpe += dout scattered by
+     * position. The result must not depend on thread scheduling. */
     clipt_status (*embedding_backward)(clipt_context *ctx, float *dwte,
                                        float *dwpe, const float *dout,
-                                       const int32_t *ids, int B, int T,
-                                       int C, int V);
+                                       const int32_t *ids, const int32_t *pos,
+                                       int N, int C, int V);
 
     /* ---- layernorm ---- */
     /* Per row of C: out = (inp - mean) * rstd * weight + bias, with
@@ -108,17 +114,22 @@ typedef struct clipt_backend {
                                     int OC);
 
     /* ---- causal multi-head attention ---- */
-    /* qkv (B,T,3C): channels [0,C) are q, [C,2C) k, [2C,3C) v; head h uses
-     * channels [h*HS, (h+1)*HS) of each. out (B,T,C) is softmax(q k^T * HS^-0.5
-     * + causal mask) v with heads merged back; lse (B,NH,T) saves the
-     * log-sum-exp of each score row for the backward pass. */
+    /* Packed rows: row b owns tokens [offsets[b], offsets[b+1]) of the N
+     * tokens, and max_len is the longest row. qkv (N,3C): channels [0,C) are
+     * q, [C,2C) k, [2C,3C) v, and head h uses channels [h*HS, (h+1)*HS) of
+     * each. Each token attends to the tokens of its own row up to itself:
+     * out (N,C) = softmax(q k^T HS^-0.5 + causal mask) v, heads merged.
+     * lse (N,NH) saves the log-sum-exp of each score row, from which the
+     * backward pass rebuilds the probabilities. */
     clipt_status (*attention_forward)(clipt_context *ctx, float *out,
-                                      float *lse, const float *qkv, int B,
-                                      int T, int C, int NH);
+                                      float *lse, const float *qkv,
+                                      const int32_t *offsets, int B, int N,
+                                      int C, int NH, int max_len);
     clipt_status (*attention_backward)(clipt_context *ctx, float *dqkv,
                                        const float *dout, const float *qkv,
                                        const float *out, const float *lse,
-                                       int B, int T, int C, int NH);
+                                       const int32_t *offsets, int B, int N,
+                                       int C, int NH, int max_len);
 
     /* ---- elementwise ---- */
     clipt_status (*activation_forward)(clipt_context *ctx, float *out,
@@ -132,15 +143,14 @@ typedef struct clipt_backend {
                         const float *b, size_t n);
 
     /* ---- end-of-text rows ---- */
-    /* out (B,C) = inp[b, rows[b], :] for inp (B,T,C). */
+    /* out (B,C) = inp[rows[b], :] for inp (N,C). */
     clipt_status (*gather_rows)(clipt_context *ctx, float *out,
                                 const float *inp, const int32_t *rows, int B,
-                                int T, int C);
-    /* dinp[b, rows[b], :] += dout[b, :]. */
+                                int C);
+    /* dinp[rows[b], :] += dout[b, :]; rows are distinct. */
     clipt_status (*gather_rows_backward)(clipt_context *ctx, float *dinp,
                                          const float *dout,
-                                         const int32_t *rows, int B, int T,
-                                         int C);
+                                         const int32_t *rows, int B, int C);
 
     /* ---- loss ---- */
     /* The training loss for N pairs over U texts with embeddings E (U,P):

@@ -5,9 +5,16 @@
  *                   x += fc2(act(fc1(LN2(x))))
  *   embedding = LN_final(x[b, eot[b]]) text_projection^T
  *
- * Because attention is causal, the row at eot[b] depends only on columns
- * 0..eot[b], so a batch runs on max(eot) + 1 columns and the final
- * LayerNorm runs on the B gathered rows only. */
+ * Because attention is causal, the output at eot[b] depends only on
+ * columns 0..eot[b]. Each row is therefore cut after its end-of-text token
+ * and the rows are packed one after another with no padding: the matrix
+ * products run on the real tokens only, and attention keeps to each row
+ * through its offsets.
+ *
+ * Only the end-of-text rows of the last block's output are used, so that
+ * block computes attention for every token (its keys and values are needed)
+ * but the rest of the block, the final LayerNorm and the projection only
+ * for the B end-of-text rows. */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -45,59 +52,63 @@ static void *carve(carver *cv, size_t bytes)
 static void layout_activations(clipt_activations *a, const clipt_model_config *c,
                                carver *cv)
 {
-    size_t B = (size_t)a->capacity_rows, BT = a->capacity_tokens;
+    size_t B = (size_t)a->capacity_rows, ntok = a->capacity_tokens;
     size_t C = c->width, F = c->mlp_width, P = c->projection_dim;
     size_t NL = (size_t)a->layers, NH = c->heads;
     size_t f = sizeof(float);
-    a->ids = carve(cv, BT * sizeof(int32_t));
+    a->ids = carve(cv, ntok * sizeof(int32_t));
+    a->pos = carve(cv, ntok * sizeof(int32_t));
+    a->offsets = carve(cv, (B + 1) * sizeof(int32_t));
     a->eot = carve(cv, B * sizeof(int32_t));
-    a->encoded = carve(cv, BT * C * f);
-    a->ln1 = carve(cv, NL * BT * C * f);
-    a->ln1_mean = carve(cv, NL * BT * f);
-    a->ln1_rstd = carve(cv, NL * BT * f);
-    a->qkv = carve(cv, NL * BT * 3 * C * f);
-    a->atty = carve(cv, NL * BT * C * f);
-    a->att_lse = carve(cv, NL * BT * NH * f);
-    a->residual2 = carve(cv, NL * BT * C * f);
-    a->ln2 = carve(cv, NL * BT * C * f);
-    a->ln2_mean = carve(cv, NL * BT * f);
-    a->ln2_rstd = carve(cv, NL * BT * f);
-    a->fch = carve(cv, NL * BT * F * f);
-    a->fch_act = carve(cv, NL * BT * F * f);
-    a->residual3 = carve(cv, NL * BT * C * f);
-    a->scratch = carve(cv, BT * C * f);
+    a->encoded = carve(cv, ntok * C * f);
+    a->ln1 = carve(cv, NL * ntok * C * f);
+    a->ln1_mean = carve(cv, NL * ntok * f);
+    a->ln1_rstd = carve(cv, NL * ntok * f);
+    a->qkv = carve(cv, NL * ntok * 3 * C * f);
+    a->atty = carve(cv, NL * ntok * C * f);
+    a->att_lse = carve(cv, NL * ntok * NH * f);
+    a->residual2 = carve(cv, NL * ntok * C * f);
+    a->ln2 = carve(cv, NL * ntok * C * f);
+    a->ln2_mean = carve(cv, NL * ntok * f);
+    a->ln2_rstd = carve(cv, NL * ntok * f);
+    a->fch = carve(cv, NL * ntok * F * f);
+    a->fch_act = carve(cv, NL * ntok * F * f);
+    a->residual3 = carve(cv, NL * ntok * C * f);
+    a->scratch = carve(cv, ntok * C * f);
+    a->eot_residual = carve(cv, B * C * f);
+    a->eot_atty = carve(cv, B * C * f);
     a->pooled = carve(cv, B * C * f);
     a->lnf = carve(cv, B * C * f);
     a->lnf_mean = carve(cv, B * f);
     a->lnf_rstd = carve(cv, B * f);
     a->output = carve(cv, B * P * f);
     if (a->with_grads) {
-        a->dresidual = carve(cv, BT * C * f);
-        a->dln = carve(cv, BT * C * f);
-        a->dqkv = carve(cv, BT * 3 * C * f);
-        a->datty = carve(cv, BT * C * f);
-        a->dfch_act = carve(cv, BT * F * f);
-        a->dfch = carve(cv, BT * F * f);
+        a->dresidual = carve(cv, ntok * C * f);
+        a->dln = carve(cv, ntok * C * f);
+        a->dqkv = carve(cv, ntok * 3 * C * f);
+        a->datty = carve(cv, ntok * C * f);
+        a->dfch_act = carve(cv, ntok * F * f);
+        a->dfch = carve(cv, ntok * F * f);
+        a->deot_atty = carve(cv, B * C * f);
         a->dpooled = carve(cv, B * C * f);
         a->dlnf = carve(cv, B * C * f);
         a->doutput = carve(cv, B * P * f);
     }
 }
 
-clipt_status clipt_activations_reserve(clipt_model *m, int B, int T,
+clipt_status clipt_activations_reserve(clipt_model *m, int B, size_t ntok,
                                        int training)
 {
     clipt_activations *a = &m->acts;
-    size_t BT = (size_t)B * (size_t)T;
     int layers = training ? m->cfg.layers : 1;
-    if (a->memory != NULL && a->capacity_rows >= B && a->capacity_tokens >= BT &&
+    if (a->memory != NULL && a->capacity_rows >= B && a->capacity_tokens >= ntok &&
         a->layers >= layers && a->with_grads >= training) {
         return CLIPT_OK;
     }
     clipt_activations fresh;
     memset(&fresh, 0, sizeof fresh);
     fresh.capacity_rows = B > a->capacity_rows ? B : a->capacity_rows;
-    fresh.capacity_tokens = BT > a->capacity_tokens ? BT : a->capacity_tokens;
+    fresh.capacity_tokens = ntok > a->capacity_tokens ? ntok : a->capacity_tokens;
     fresh.layers = layers > a->layers ? layers : a->layers;
     fresh.with_grads = training || a->with_grads;
 
@@ -193,27 +204,40 @@ clipt_status clipt_check_batch(const clipt_model *m, const int32_t *ids,
     return CLIPT_OK;
 }
 
-/* Copies ids[:, :T_used] into the workspace, with zeros after each eot. */
+/* Packs each row's tokens up to its end of text into the workspace, with
+ * their positions, the row offsets and the end-of-text token indices. With
+ * packing off, every row keeps all T columns and id 0 after its end. */
 static clipt_status upload_batch(clipt_model *m, const int32_t *ids,
-                                 const int32_t *eot, int B, int T, int T_used)
+                                 const int32_t *eot, int B, int T, size_t N)
 {
     clipt_context *ctx = m->ctx;
-    int32_t *trimmed = NULL;
-    CLIPT_TRY(clipt_host_alloc((size_t)B * T_used * sizeof(int32_t),
-                               "trimmed token ids", (void **)&trimmed));
+    const clipt_backend *be = ctx->backend;
+    int32_t *host = NULL;
+    size_t count = 2 * N + 2 * (size_t)B + 1;
+    CLIPT_TRY(clipt_host_alloc(count * sizeof(int32_t), "packed token ids", (void **)&host));
+    int32_t *packed = host, *pos = host + N, *offsets = host + 2 * N;
+    int32_t *rows = offsets + B + 1;
+    size_t n = 0;
     for (int b = 0; b < B; b++) {
-        for (int t = 0; t < T_used; t++) {
-            trimmed[(size_t)b * T_used + t] = t <= eot[b] ? ids[(size_t)b * T + t] : 0;
+        int len = m->pack_rows ? eot[b] + 1 : T;
+        offsets[b] = (int32_t)n;
+        rows[b] = (int32_t)n + eot[b];
+        for (int t = 0; t < len; t++, n++) {
+            packed[n] = t <= eot[b] ? ids[(size_t)b * T + t] : 0;
+            pos[n] = t;
         }
     }
-    clipt_status status = ctx->backend->upload(ctx, m->acts.ids, trimmed,
-                                               (size_t)B * T_used * sizeof(int32_t));
+    offsets[B] = (int32_t)n;
+    clipt_activations *a = &m->acts;
+    clipt_status status = be->upload(ctx, a->ids, packed, N * sizeof(int32_t));
+    if (status == CLIPT_OK) status = be->upload(ctx, a->pos, pos, N * sizeof(int32_t));
     if (status == CLIPT_OK) {
-        status = ctx->backend->upload(ctx, m->acts.eot, eot, (size_t)B * sizeof(int32_t));
+        status = be->upload(ctx, a->offsets, offsets, ((size_t)B + 1) * sizeof(int32_t));
     }
+    if (status == CLIPT_OK) status = be->upload(ctx, a->eot, rows, (size_t)B * sizeof(int32_t));
     /* The upload may run asynchronously; wait before freeing the source. */
-    if (status == CLIPT_OK) status = ctx->backend->synchronize(ctx);
-    free(trimmed);
+    if (status == CLIPT_OK) status = be->synchronize(ctx);
+    free(host);
     return status;
 }
 
@@ -221,20 +245,20 @@ static clipt_status upload_batch(clipt_model *m, const int32_t *ids,
 /* Forward                                                                  */
 /* ------------------------------------------------------------------------ */
 
-static clipt_status run_forward(clipt_model *m, int B, int T, int training)
+static clipt_status run_forward(clipt_model *m, int B, int ntok, int max_len,
+                                int training)
 {
     clipt_context *ctx = m->ctx;
     const clipt_backend *be = ctx->backend;
     const clipt_model_config *c = &m->cfg;
     clipt_activations *a = &m->acts;
     int C = c->width, NH = c->heads, F = c->mlp_width, P = c->projection_dim;
-    int BT = B * T;
     float eps = c->layer_norm_eps;
     const float *p = m->params;
     size_t stride = a->capacity_tokens;
 
-    CLIPT_TRY(be->embedding_forward(ctx, a->encoded, a->ids, p + m->wte,
-                                    p + m->wpe, B, T, C));
+    CLIPT_TRY(be->embedding_forward(ctx, a->encoded, a->ids, a->pos, p + m->wte,
+                                    p + m->wpe, ntok, C));
     const float *residual = a->encoded;
     for (int l = 0; l < c->layers; l++) {
         const clipt_layer_offsets *o = &m->layer[l];
@@ -253,34 +277,50 @@ static clipt_status run_forward(clipt_model *m, int B, int T, int training)
         float *fch_act = a->fch_act + s * stride * F;
         float *residual3 = a->residual3 + s * stride * C;
 
-        /* attention sub-block: residual2 = residual + out_proj(attn(qkv(ln1))) */
+        /* attention: residual2 = residual + out_proj(attn(qkv(ln1))) */
         CLIPT_TRY(be->layernorm_forward(ctx, ln1, ln1_mean, ln1_rstd, residual,
-                                        p + o->ln1_weight, p + o->ln1_bias, BT,
+                                        p + o->ln1_weight, p + o->ln1_bias, ntok,
                                         C, eps));
         CLIPT_TRY(be->matmul_forward(ctx, qkv, ln1, p + o->qkv_weight,
-                                     p + o->qkv_bias, BT, C, 3 * C));
-        CLIPT_TRY(be->attention_forward(ctx, atty, lse, qkv, B, T, C, NH));
-        CLIPT_TRY(be->matmul_forward(ctx, a->scratch, atty,
-                                     p + o->attn_out_weight,
-                                     p + o->attn_out_bias, BT, C, C));
-        CLIPT_TRY(be->add(ctx, residual2, residual, a->scratch, (size_t)BT * C));
+                                     p + o->qkv_bias, ntok, C, 3 * C));
+        CLIPT_TRY(be->attention_forward(ctx, atty, lse, qkv, a->offsets, B, ntok, C,
+                                        NH, max_len));
 
-        /* MLP sub-block: residual3 = residual2 + fc2(act(fc1(ln2))) */
+        /* The last block continues on the B end-of-text rows only. */
+        int rows = ntok;
+        const float *block_in = residual, *att_out = atty;
+        if (l == c->layers - 1) {
+            CLIPT_TRY(be->gather_rows(ctx, a->eot_residual, residual, a->eot, B, C));
+            CLIPT_TRY(be->gather_rows(ctx, a->eot_atty, atty, a->eot, B, C));
+            rows = B;
+            block_in = a->eot_residual;
+            att_out = a->eot_atty;
+        }
+        CLIPT_TRY(be->matmul_forward(ctx, a->scratch, att_out,
+                                     p + o->attn_out_weight,
+                                     p + o->attn_out_bias, rows, C, C));
+        CLIPT_TRY(be->add(ctx, residual2, block_in, a->scratch, (size_t)rows * C));
+
+        /* MLP: residual3 = residual2 + fc2(act(fc1(ln2))) */
         CLIPT_TRY(be->layernorm_forward(ctx, ln2, ln2_mean, ln2_rstd, residual2,
-                                        p + o->ln2_weight, p + o->ln2_bias, BT,
+                                        p + o->ln2_weight, p + o->ln2_bias, rows,
                                         C, eps));
         CLIPT_TRY(be->matmul_forward(ctx, fch, ln2, p + o->fc1_weight,
-                                     p + o->fc1_bias, BT, C, F));
-        CLIPT_TRY(be->activation_forward(ctx, fch_act, fch, (size_t)BT * F,
+                                     p + o->fc1_bias, rows, C, F));
+        CLIPT_TRY(be->activation_forward(ctx, fch_act, fch, (size_t)rows * F,
                                          c->activation));
         CLIPT_TRY(be->matmul_forward(ctx, a->scratch, fch_act, p + o->fc2_weight,
-                                     p + o->fc2_bias, BT, F, C));
-        CLIPT_TRY(be->add(ctx, residual3, residual2, a->scratch, (size_t)BT * C));
+                                     p + o->fc2_bias, rows, F, C));
+        CLIPT_TRY(be->add(ctx, residual3, residual2, a->scratch, (size_t)rows * C));
         residual = residual3;
     }
 
-    /* head: the end-of-text rows, final LayerNorm, projection */
-    CLIPT_TRY(be->gather_rows(ctx, a->pooled, residual, a->eot, B, T, C));
+    /* head: final LayerNorm and projection of the end-of-text rows */
+    if (c->layers > 0) {
+        CLIPT_TRY(be->copy(ctx, a->pooled, residual, (size_t)B * C * sizeof(float)));
+    } else {
+        CLIPT_TRY(be->gather_rows(ctx, a->pooled, residual, a->eot, B, C));
+    }
     CLIPT_TRY(be->layernorm_forward(ctx, a->lnf, a->lnf_mean, a->lnf_rstd,
                                     a->pooled, p + m->lnf_weight,
                                     p + m->lnf_bias, B, C, eps));
@@ -291,23 +331,33 @@ static clipt_status run_forward(clipt_model *m, int B, int T, int training)
 
 clipt_status clipt_forward(clipt_model *m, const int32_t *ids,
                            const int32_t *eot, int B, int T, int training,
-                           int *T_used)
+                           size_t *tokens)
 {
     CLIPT_TRY(clipt_check_batch(m, ids, eot, B, T));
-    int used = 0;
+    size_t N = 0;
+    int max_len = 0;
     for (int b = 0; b < B; b++) {
-        if (eot[b] + 1 > used) used = eot[b] + 1;
+        int len = m->pack_rows ? eot[b] + 1 : T;
+        N += (size_t)len;
+        if (len > max_len) max_len = len;
+    }
+    if (N > (size_t)INT32_MAX / 4) {
+        return clipt_set_error(CLIPT_ERR_INVALID_ARGUMENT,
+                               "batch of %d rows has %zu tokens; split it into "
+                               "batches of fewer than %d tokens",
+                               B, N, INT32_MAX / 4);
     }
     m->forward_ready = 0;
-    CLIPT_TRY(clipt_activations_reserve(m, B, used, training));
-    CLIPT_TRY(upload_batch(m, ids, eot, B, T, used));
-    CLIPT_TRY(run_forward(m, B, used, training));
+    CLIPT_TRY(clipt_activations_reserve(m, B, N, training));
+    CLIPT_TRY(upload_batch(m, ids, eot, B, T, N));
+    CLIPT_TRY(run_forward(m, B, (int)N, max_len, training));
     if (training) {
         m->forward_ready = 1;
         m->forward_B = B;
-        m->forward_T = used;
+        m->forward_N = (int)N;
+        m->forward_max_len = max_len;
     }
-    if (T_used != NULL) *T_used = used;
+    if (tokens != NULL) *tokens = N;
     return CLIPT_OK;
 }
 
@@ -326,28 +376,29 @@ clipt_status clipt_backward(clipt_model *m)
     const clipt_backend *be = ctx->backend;
     const clipt_model_config *c = &m->cfg;
     clipt_activations *a = &m->acts;
-    int B = m->forward_B, T = m->forward_T;
+    int B = m->forward_B, ntok = m->forward_N, max_len = m->forward_max_len;
     int C = c->width, NH = c->heads, F = c->mlp_width, P = c->projection_dim;
-    int BT = B * T;
     const float *p = m->params;
     float *g = m->grads;
     size_t stride = a->capacity_tokens;
     size_t f = sizeof(float);
     m->forward_ready = 0;
 
-    CLIPT_TRY(be->zero(ctx, a->dresidual, (size_t)BT * C * f));
+    CLIPT_TRY(be->zero(ctx, a->dresidual, (size_t)ntok * C * f));
     CLIPT_TRY(be->zero(ctx, a->dpooled, (size_t)B * C * f));
     CLIPT_TRY(be->zero(ctx, a->dlnf, (size_t)B * C * f));
 
-    /* head: output = lnf projection^T; lnf = LN(pooled); pooled = x[b, eot] */
+    /* head: output = lnf projection^T; lnf = LN(pooled) */
     CLIPT_TRY(be->matmul_backward(ctx, a->dlnf, g + m->projection, NULL,
                                   a->doutput, a->lnf, p + m->projection, B, C, P));
     CLIPT_TRY(be->layernorm_backward(ctx, a->dpooled, g + m->lnf_weight,
                                      g + m->lnf_bias, a->dlnf, a->pooled,
                                      p + m->lnf_weight, a->lnf_mean,
                                      a->lnf_rstd, B, C));
-    CLIPT_TRY(be->gather_rows_backward(ctx, a->dresidual, a->dpooled, a->eot,
-                                       B, T, C));
+    if (c->layers == 0) {
+        /* pooled = encoded[eot] */
+        CLIPT_TRY(be->gather_rows_backward(ctx, a->dresidual, a->dpooled, a->eot, B, C));
+    }
 
     int lowest = m->first_trainable_layer;
     for (int l = c->layers - 1; l >= lowest; l--) {
@@ -370,46 +421,60 @@ clipt_status clipt_backward(clipt_model *m)
         const float *fch = a->fch + s * stride * F;
         const float *fch_act = a->fch_act + s * stride * F;
 
+        /* The last block ran its MLP and output projection on the B
+         * end-of-text rows; its gradient there starts in dpooled. */
+        int last = l == c->layers - 1;
+        int rows = last ? B : ntok;
+        float *dres = last ? a->dpooled : a->dresidual;
+        float *datt_out = last ? a->deot_atty : a->datty;
+        const float *att_out = last ? a->eot_atty : atty;
+
         /* residual3 = residual2 + fc2(act(fc1(ln2(residual2))));
-         * dresidual holds d residual3 and becomes d residual2 */
-        CLIPT_TRY(be->zero(ctx, a->dfch_act, (size_t)BT * F * f));
+         * dres holds d residual3 and becomes d residual2 */
+        CLIPT_TRY(be->zero(ctx, a->dfch_act, (size_t)rows * F * f));
         CLIPT_TRY(be->matmul_backward(ctx, a->dfch_act, g + o->fc2_weight,
-                                      g + o->fc2_bias, a->dresidual, fch_act,
-                                      p + o->fc2_weight, BT, F, C));
-        CLIPT_TRY(be->zero(ctx, a->dfch, (size_t)BT * F * f));
+                                      g + o->fc2_bias, dres, fch_act,
+                                      p + o->fc2_weight, rows, F, C));
+        CLIPT_TRY(be->zero(ctx, a->dfch, (size_t)rows * F * f));
         CLIPT_TRY(be->activation_backward(ctx, a->dfch, a->dfch_act, fch,
-                                          (size_t)BT * F, c->activation));
-        CLIPT_TRY(be->zero(ctx, a->dln, (size_t)BT * C * f));
+                                          (size_t)rows * F, c->activation));
+        CLIPT_TRY(be->zero(ctx, a->dln, (size_t)rows * C * f));
         CLIPT_TRY(be->matmul_backward(ctx, a->dln, g + o->fc1_weight,
                                       g + o->fc1_bias, a->dfch, ln2,
-                                      p + o->fc1_weight, BT, C, F));
-        CLIPT_TRY(be->layernorm_backward(ctx, a->dresidual, g + o->ln2_weight,
+                                      p + o->fc1_weight, rows, C, F));
+        CLIPT_TRY(be->layernorm_backward(ctx, dres, g + o->ln2_weight,
                                          g + o->ln2_bias, a->dln, residual2,
                                          p + o->ln2_weight, ln2_mean, ln2_rstd,
-                                         BT, C));
+                                         rows, C));
 
         /* residual2 = residual + out_proj(attn(qkv(ln1(residual))));
-         * dresidual becomes d residual */
-        CLIPT_TRY(be->zero(ctx, a->datty, (size_t)BT * C * f));
-        CLIPT_TRY(be->matmul_backward(ctx, a->datty, g + o->attn_out_weight,
-                                      g + o->attn_out_bias, a->dresidual, atty,
-                                      p + o->attn_out_weight, BT, C, C));
-        CLIPT_TRY(be->zero(ctx, a->dqkv, (size_t)BT * 3 * C * f));
+         * dres becomes d residual (on the end-of-text rows, for the last
+         * block, so it is scattered into the full-length gradients) */
+        CLIPT_TRY(be->zero(ctx, datt_out, (size_t)rows * C * f));
+        CLIPT_TRY(be->matmul_backward(ctx, datt_out, g + o->attn_out_weight,
+                                      g + o->attn_out_bias, dres, att_out,
+                                      p + o->attn_out_weight, rows, C, C));
+        if (last) {
+            CLIPT_TRY(be->zero(ctx, a->datty, (size_t)ntok * C * f));
+            CLIPT_TRY(be->gather_rows_backward(ctx, a->datty, a->deot_atty, a->eot, B, C));
+            CLIPT_TRY(be->gather_rows_backward(ctx, a->dresidual, a->dpooled, a->eot, B, C));
+        }
+        CLIPT_TRY(be->zero(ctx, a->dqkv, (size_t)ntok * 3 * C * f));
         CLIPT_TRY(be->attention_backward(ctx, a->dqkv, a->datty, qkv, atty, lse,
-                                         B, T, C, NH));
-        CLIPT_TRY(be->zero(ctx, a->dln, (size_t)BT * C * f));
+                                         a->offsets, B, ntok, C, NH, max_len));
+        CLIPT_TRY(be->zero(ctx, a->dln, (size_t)ntok * C * f));
         CLIPT_TRY(be->matmul_backward(ctx, a->dln, g + o->qkv_weight,
                                       g + o->qkv_bias, a->dqkv, ln1,
-                                      p + o->qkv_weight, BT, C, 3 * C));
+                                      p + o->qkv_weight, ntok, C, 3 * C));
         CLIPT_TRY(be->layernorm_backward(ctx, need_dinp ? a->dresidual : NULL,
                                          g + o->ln1_weight, g + o->ln1_bias,
                                          a->dln, residual, p + o->ln1_weight,
-                                         ln1_mean, ln1_rstd, BT, C));
+                                         ln1_mean, ln1_rstd, ntok, C));
     }
 
     if (m->train_embeddings) {
         CLIPT_TRY(be->embedding_backward(ctx, g + m->wte, g + m->wpe,
-                                         a->dresidual, a->ids, B, T, C,
+                                         a->dresidual, a->ids, a->pos, ntok, C,
                                          c->vocab_size));
     }
     return CLIPT_OK;

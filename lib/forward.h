@@ -11,13 +11,14 @@
 clipt_status clipt_check_batch(const clipt_model *model, const int32_t *ids,
                                const int32_t *eot, int B, int T);
 
-/* Runs the encoder on a checked host batch, trimmed to max(eot) + 1
- * columns. With training set, every layer's activations are kept for
- * clipt_backward(). The embeddings (B,P) are left in backend memory at
- * model->acts.output; *T_used receives the trimmed length. */
+/* Runs the encoder on a checked host batch. Each row is cut after its
+ * end-of-text token and the rows are packed without padding. With training
+ * set, every layer's activations are kept for clipt_backward(). The
+ * embeddings (B,P) are left in backend memory at model->acts.output;
+ * *tokens, when not NULL, receives the number of tokens computed. */
 clipt_status clipt_forward(clipt_model *model, const int32_t *ids,
                            const int32_t *eot, int B, int T, int training,
-                           int *T_used);
+                           size_t *tokens);
 
 /* Backpropagates model->acts.doutput (B,P) through the last training
  * forward pass and accumulates into model->grads. Frozen tensors get no

@@ -297,6 +297,7 @@ CLIPT_API clipt_status clipt_model_create(clipt_context *ctx,
     }
     m->ctx = ctx;
     m->cfg = *cfg;
+    m->pack_rows = 1;
     CLIPT_TRY_GOTO(build_table(m));
     CLIPT_TRY_GOTO(clipt_model_set_trainable(m, -1));
     CLIPT_TRY_GOTO(ctx->backend->alloc(ctx, m->nparams * sizeof(float),

@@ -37,15 +37,18 @@ typedef struct clipt_layer_offsets {
 
 /* Activations saved by a training forward pass (all layers) or used as
  * scratch by an inference pass (one layer's worth, reused). Every pointer is
- * backend memory inside `memory`. Shapes for a capacity of B rows and T
- * tokens; layers = L when training, else 1. */
+ * backend memory inside `memory`. A batch of B rows is packed into N tokens
+ * without padding: row b owns tokens [offsets[b], offsets[b+1]). Shapes
+ * below write (B,T) for N; layers = L when training, else 1. */
 typedef struct clipt_activations {
     int capacity_rows;     /* B */
-    size_t capacity_tokens;/* B*T; the stride between layers' slices */
+    size_t capacity_tokens;/* N; also the stride between layers' slices */
     int layers, with_grads;
     void *memory;
-    int32_t *ids;          /* (B,T) trimmed ids */
-    int32_t *eot;          /* (B) */
+    int32_t *ids;          /* (N) packed token ids */
+    int32_t *pos;          /* (N) position of each token inside its row */
+    int32_t *offsets;      /* (B+1) first token of each row, then N */
+    int32_t *eot;          /* (B) token index of each row's end of text */
     float *encoded;        /* (B,T,C) embedding output */
     float *ln1;            /* (layers,B,T,C) */
     float *ln1_mean;       /* (layers,B,T) */
@@ -61,7 +64,9 @@ typedef struct clipt_activations {
     float *fch_act;        /* (layers,B,T,F) */
     float *residual3;      /* (layers,B,T,C) block output */
     float *scratch;        /* (B,T,C) projection outputs before the adds */
-    float *pooled;         /* (B,C) end-of-text rows of the last block */
+    float *eot_residual;   /* (B,C) last block's input at the end-of-text rows */
+    float *eot_atty;       /* (B,C) last block's attention output there */
+    float *pooled;         /* (B,C) last block's output at those rows */
     float *lnf;            /* (B,C) */
     float *lnf_mean;       /* (B) */
     float *lnf_rstd;       /* (B) */
@@ -73,6 +78,7 @@ typedef struct clipt_activations {
     float *datty;          /* (B,T,C) */
     float *dfch_act;       /* (B,T,F) */
     float *dfch;           /* (B,T,F) */
+    float *deot_atty;      /* (B,C) */
     float *dpooled;        /* (B,C) */
     float *dlnf;           /* (B,C) */
     float *doutput;        /* (B,P) */
@@ -108,8 +114,14 @@ struct clipt_model {
     int nsegments;
     clipt_activations acts;
     clipt_loss_scratch loss;
+    /* When 0, rows are not cut at their end of text: every row is computed
+     * on all T columns with id 0 after its end of text, as a framework
+     * padding to T would. Only tests and benchmarks turn packing off. */
+    int pack_rows;
     int forward_ready;     /* a training forward ran since the last backward */
-    int forward_B, forward_T;
+    int forward_B;         /* rows of that forward pass */
+    int forward_N;         /* packed tokens */
+    int forward_max_len;   /* longest row */
 };
 
 /* Allocates the gradient buffer (zeroed) if it does not exist yet. */
@@ -124,9 +136,9 @@ clipt_status clipt_model_set_trainable(clipt_model *model, int top_blocks);
 /* Zeroes the gradient buffer. */
 clipt_status clipt_model_zero_grads(clipt_model *model);
 
-/* Grows the activation workspace to fit B rows of T tokens, with
- * all layers and gradient buffers when training. */
-clipt_status clipt_activations_reserve(clipt_model *model, int B, int T,
+/* Grows the activation workspace to fit B rows of N packed tokens in all,
+ * with all layers and gradient buffers when training. */
+clipt_status clipt_activations_reserve(clipt_model *model, int B, size_t N,
                                        int training);
 
 

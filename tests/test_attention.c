@@ -1,6 +1,7 @@
-/* Causal multi-head attention: fp32 forward against the double reference
- * (an explicit masked softmax matrix), the saved log-sum-exp against its
- * definition, and the backward pass against central finite differences. */
+/* Causal multi-head attention over packed rows: fp32 forward against the
+ * double reference (an explicit masked softmax matrix), the saved
+ * log-sum-exp against its definition, and the backward pass against central
+ * finite differences; rows of equal and of mixed lengths. */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -31,85 +32,129 @@ static const struct {
     {2, 12, 128, 2} /* CLIP's head size 64 */
 };
 
+/* Packed rows of lengths len[0..B): the reference runs on each row alone. */
 typedef struct {
     double *qkv;
-    int B, T, C, NH;
+    const int *len;
+    int B, C, NH;
 } att_inputs;
 
 static void att_forward(void *user, double *out)
 {
     att_inputs *in = user;
-    ref_attention(out, in->qkv, in->B, in->T, in->C, in->NH);
+    size_t start = 0;
+    for (int b = 0; b < in->B; b++) {
+        ref_attention(out + start * in->C, in->qkv + start * 3 * in->C, 1, in->len[b], in->C, in->NH);
+        start += (size_t)in->len[b];
+    }
 }
 
-START_TEST(attention_matches_reference)
+/* Fills offsets (B+1) from the row lengths and returns the token count. */
+static int make_offsets(int32_t *offsets, const int *len, int B)
+{
+    offsets[0] = 0;
+    for (int b = 0; b < B; b++) offsets[b + 1] = offsets[b] + len[b];
+    return offsets[B];
+}
+
+/* Runs forward, log-sum-exp and backward checks on rows of lengths len. */
+static void check_attention(const int *len, int B, int C, int NH, uint64_t seed)
 {
     clipt_context *ctx = clipt_test_cpu_context();
-    int B = shapes[_i].B, T = shapes[_i].T, C = shapes[_i].C, NH = shapes[_i].NH;
     int HS = C / NH;
-    size_t nqkv = (size_t)B * T * 3 * C, nout = (size_t)B * T * C, nlse = (size_t)B * NH * T;
+    int32_t *offsets = clipt_test_calloc((size_t)B + 1, sizeof(int32_t));
+    int N = make_offsets(offsets, len, B);
+    int max_len = 0;
+    for (int b = 0; b < B; b++) max_len = len[b] > max_len ? len[b] : max_len;
+    size_t nqkv = (size_t)N * 3 * C, nout = (size_t)N * C, nlse = (size_t)N * NH;
     float *qkv = clipt_test_calloc(nqkv, sizeof(float));
     float *out = clipt_test_calloc(nout, sizeof(float));
     float *lse = clipt_test_calloc(nlse, sizeof(float));
     float *dout = clipt_test_calloc(nout, sizeof(float));
     float *dqkv = clipt_test_calloc(nqkv, sizeof(float));
-    clipt_fill_uniform(qkv, nqkv, 31 + _i, -1.5f, 1.5f);
-    clipt_fill_uniform(dout, nout, 32 + _i, -1.0f, 1.0f);
+    clipt_fill_uniform(qkv, nqkv, seed, -1.5f, 1.5f);
+    clipt_fill_uniform(dout, nout, seed + 1, -1.0f, 1.0f);
 
-    att_inputs in = {clipt_to_double(qkv, nqkv), B, T, C, NH};
+    att_inputs in = {clipt_to_double(qkv, nqkv), len, B, C, NH};
     double *want = clipt_test_calloc(nout, sizeof(double));
     att_forward(&in, want);
-    printf("attention B=%d T=%d C=%d NH=%d\n", B, T, C, NH);
-    ck_assert_int_eq(clipt_cpu_attention_forward(ctx, out, lse, qkv, B, T, C, NH), CLIPT_OK);
+    ck_assert_int_eq(clipt_cpu_attention_forward(ctx, out, lse, qkv, offsets, B, N, C, NH, max_len),
+                     CLIPT_OK);
     CLIPT_CHECK_CLOSE("forward", out, want, nout, FORWARD_ATOL, FORWARD_RTOL);
 
-    /* lse[b,h,t] = log sum_{j<=t} exp(q_t . k_j / sqrt(HS)) */
+    /* lse[n,h] = log sum_{j<=t} exp(q_t . k_j / sqrt(HS)) within the row */
     double *want_lse = clipt_test_calloc(nlse, sizeof(double));
     for (int b = 0; b < B; b++)
         for (int h = 0; h < NH; h++)
-            for (int t = 0; t < T; t++) {
+            for (int t = 0; t < len[b]; t++) {
+                size_t qi = (size_t)offsets[b] + t;
                 double sum = 0.0;
                 for (int j = 0; j <= t; j++) {
+                    size_t kj = (size_t)offsets[b] + j;
                     double dot = 0.0;
                     for (int k = 0; k < HS; k++)
-                        dot += in.qkv[((size_t)b * T + t) * 3 * C + h * HS + k] *
-                               in.qkv[((size_t)b * T + j) * 3 * C + C + h * HS + k];
+                        dot += in.qkv[qi * 3 * C + h * HS + k] * in.qkv[kj * 3 * C + C + h * HS + k];
                     sum += exp(dot / sqrt((double)HS));
                 }
-                want_lse[((size_t)b * NH + h) * T + t] = log(sum);
+                want_lse[qi * NH + h] = log(sum);
             }
     CLIPT_CHECK_CLOSE("log-sum-exp", lse, want_lse, nlse, FORWARD_ATOL, FORWARD_RTOL);
 
-    ck_assert_int_eq(clipt_cpu_attention_backward(ctx, dqkv, dout, qkv, out, lse, B, T, C, NH), CLIPT_OK);
+    ck_assert_int_eq(clipt_cpu_attention_backward(ctx, dqkv, dout, qkv, out, lse, offsets, B, N, C,
+                                                  NH, max_len),
+                     CLIPT_OK);
     double *wdout = clipt_to_double(dout, nout);
     double *g = clipt_test_calloc(nqkv, sizeof(double));
     clipt_finite_differences(g, in.qkv, nqkv, wdout, nout, att_forward, &in, FD_STEP);
     CLIPT_CHECK_CLOSE("dqkv", dqkv, g, nqkv, BACKWARD_ATOL, BACKWARD_RTOL);
 
-    free(qkv); free(out); free(lse); free(dout); free(dqkv); free(in.qkv);
+    free(offsets); free(qkv); free(out); free(lse); free(dout); free(dqkv); free(in.qkv);
     free(want); free(want_lse); free(wdout); free(g);
     clipt_context_free(ctx);
+}
+
+START_TEST(attention_matches_reference)
+{
+    int B = shapes[_i].B, T = shapes[_i].T;
+    int len[3];
+    for (int b = 0; b < B; b++) len[b] = T;
+    printf("attention B=%d T=%d C=%d NH=%d\n", B, T, shapes[_i].C, shapes[_i].NH);
+    check_attention(len, B, shapes[_i].C, shapes[_i].NH, 31 + _i);
+}
+END_TEST
+
+START_TEST(attention_mixed_row_lengths)
+{
+    /* rows of 1, 5, 3, 8 and 2 tokens packed back to back */
+    static const int len[5] = {1, 5, 3, 8, 2};
+    printf("attention rows of lengths 1 5 3 8 2, C=16 NH=4\n");
+    check_attention(len, 5, 16, 4, 77);
 }
 END_TEST
 
 START_TEST(attention_is_causal)
 {
     /* Changing the last token's q, k and v must leave every earlier
-     * output row exactly as it was. */
+     * output row exactly as it was, and rows never see each other. */
     clipt_context *ctx = clipt_test_cpu_context();
-    int B = 1, T = 6, C = 8, NH = 2;
-    size_t nqkv = (size_t)B * T * 3 * C, nout = (size_t)B * T * C;
+    int C = 8, NH = 2;
+    static const int len[2] = {6, 4};
+    int32_t offsets[3];
+    int N = make_offsets(offsets, len, 2);
+    size_t nqkv = (size_t)N * 3 * C, nout = (size_t)N * C;
     float *qkv = clipt_test_calloc(nqkv, sizeof(float));
     float *out1 = clipt_test_calloc(nout, sizeof(float));
     float *out2 = clipt_test_calloc(nout, sizeof(float));
-    float lse[12];
+    float lse[20];
     clipt_fill_uniform(qkv, nqkv, 5, -1.0f, 1.0f);
-    ck_assert_int_eq(clipt_cpu_attention_forward(ctx, out1, lse, qkv, B, T, C, NH), CLIPT_OK);
-    for (int c = 0; c < 3 * C; c++) qkv[(size_t)(T - 1) * 3 * C + c] += 10.0f;
-    ck_assert_int_eq(clipt_cpu_attention_forward(ctx, out2, lse, qkv, B, T, C, NH), CLIPT_OK);
-    for (size_t i = 0; i < (size_t)(T - 1) * C; i++) {
-        ck_assert_msg(out1[i] == out2[i], "output %zu changed from %g to %g", i,
-                      (double)out1[i], (double)out2[i]);
+    ck_assert_int_eq(clipt_cpu_attention_forward(ctx, out1, lse, qkv, offsets, 2, N, C, NH, 6), CLIPT_OK);
+    /* change the last token of row 0 */
+    for (int c = 0; c < 3 * C; c++) qkv[(size_t)5 * 3 * C + c] += 10.0f;
+    ck_assert_int_eq(clipt_cpu_attention_forward(ctx, out2, lse, qkv, offsets, 2, N, C, NH, 6), CLIPT_OK);
+    for (size_t i = 0; i < nout; i++) {
+        if (i / C == 5) continue;
+        ck_assert_msg(out1[i] == out2[i], "output %zu changed from %g to %g", i, (double)out1[i],
+                      (double)out2[i]);
     }
     free(qkv); free(out1); free(out2);
     clipt_context_free(ctx);
@@ -122,6 +167,7 @@ int main(void)
     TCase *tc = tcase_create("cpu");
     tcase_set_timeout(tc, 120);
     tcase_add_loop_test(tc, attention_matches_reference, 0, sizeof shapes / sizeof shapes[0]);
+    tcase_add_test(tc, attention_mixed_row_lengths);
     tcase_add_test(tc, attention_is_causal);
     suite_add_tcase(s, tc);
     return clipt_test_run(s, "attention");

@@ -18,11 +18,19 @@
 #define BACKWARD_RTOL 1e-5
 #define FD_STEP 1e-6
 
+/* Rows of equal length T packed back to back: token n has position n % T. */
 typedef struct {
     const int32_t *ids;
     double *wte, *wpe;
     int B, T, C;
 } emb_inputs;
+
+static int32_t *positions(int B, int T)
+{
+    int32_t *pos = clipt_test_calloc((size_t)B * T, sizeof(int32_t));
+    for (int i = 0; i < B * T; i++) pos[i] = i % T;
+    return pos;
+}
 
 static void emb_forward(void *user, double *out)
 {
@@ -54,10 +62,11 @@ START_TEST(embedding_matches_reference)
     double *want = clipt_test_calloc(n, sizeof(double));
     emb_forward(&in, want);
     printf("embedding B=%d T=%d C=%d V=%d\n", B, T, C, V);
-    ck_assert_int_eq(clipt_cpu_embedding_forward(ctx, out, ids, wte, wpe, B, T, C), CLIPT_OK);
+    int32_t *pos = positions(B, T);
+    ck_assert_int_eq(clipt_cpu_embedding_forward(ctx, out, ids, pos, wte, wpe, B * T, C), CLIPT_OK);
     CLIPT_CHECK_CLOSE("forward", out, want, n, FORWARD_ATOL, FORWARD_RTOL);
 
-    ck_assert_int_eq(clipt_cpu_embedding_backward(ctx, dwte, dwpe, dout, ids, B, T, C, V), CLIPT_OK);
+    ck_assert_int_eq(clipt_cpu_embedding_backward(ctx, dwte, dwpe, dout, ids, pos, B * T, C, V), CLIPT_OK);
     double *wd = clipt_to_double(dout, n);
     double *gte = clipt_test_calloc((size_t)V * C, sizeof(double));
     double *gpe = clipt_test_calloc((size_t)T * C, sizeof(double));
@@ -66,7 +75,7 @@ START_TEST(embedding_matches_reference)
     CLIPT_CHECK_CLOSE("dwte", dwte, gte, (size_t)V * C, BACKWARD_ATOL, BACKWARD_RTOL);
     CLIPT_CHECK_CLOSE("dwpe", dwpe, gpe, (size_t)T * C, BACKWARD_ATOL, BACKWARD_RTOL);
 
-    free(ids); free(wte); free(wpe); free(out); free(dout); free(dwte); free(dwpe);
+    free(ids); free(pos); free(wte); free(wpe); free(out); free(dout); free(dwte); free(dwpe);
     free(in.wte); free(in.wpe); free(want); free(wd); free(gte); free(gpe);
     clipt_context_free(ctx);
 }
@@ -91,11 +100,12 @@ START_TEST(embedding_backward_same_bits_any_thread_count)
     ck_assert_int_eq(clipt_context_create(&opts, &one), CLIPT_OK);
     opts.num_threads = 2;
     ck_assert_int_eq(clipt_context_create(&opts, &two), CLIPT_OK);
-    ck_assert_int_eq(clipt_cpu_embedding_backward(one, d1, NULL, dout, ids, B, T, C, V), CLIPT_OK);
-    ck_assert_int_eq(clipt_cpu_embedding_backward(two, d2, NULL, dout, ids, B, T, C, V), CLIPT_OK);
+    int32_t *pos = positions(B, T);
+    ck_assert_int_eq(clipt_cpu_embedding_backward(one, d1, NULL, dout, ids, pos, B * T, C, V), CLIPT_OK);
+    ck_assert_int_eq(clipt_cpu_embedding_backward(two, d2, NULL, dout, ids, pos, B * T, C, V), CLIPT_OK);
     ck_assert_msg(memcmp(d1, d2, (size_t)V * C * sizeof(float)) == 0,
                   "token embedding gradient differs between 1 and 2 threads");
-    free(ids); free(dout); free(d1); free(d2);
+    free(ids); free(pos); free(dout); free(d1); free(d2);
     clipt_context_free(one);
     clipt_context_free(two);
 }
@@ -109,11 +119,13 @@ START_TEST(gather_rows_and_backward)
     int32_t rows[3] = {4, 0, 2};
     for (int i = 0; i < 60; i++) inp[i] = (float)i;
     for (int i = 0; i < 12; i++) dout[i] = (float)(i + 1);
-    ck_assert_int_eq(clipt_cpu_gather_rows(ctx, out, inp, rows, B, T, C), CLIPT_OK);
+    int32_t tokens[3];
+    for (int b = 0; b < B; b++) tokens[b] = b * T + rows[b];
+    ck_assert_int_eq(clipt_cpu_gather_rows(ctx, out, inp, tokens, B, C), CLIPT_OK);
     for (int b = 0; b < B; b++)
         for (int c = 0; c < C; c++)
             ck_assert_float_eq(out[b * C + c], inp[(b * T + rows[b]) * C + c]);
-    ck_assert_int_eq(clipt_cpu_gather_rows_backward(ctx, dinp, dout, rows, B, T, C), CLIPT_OK);
+    ck_assert_int_eq(clipt_cpu_gather_rows_backward(ctx, dinp, dout, tokens, B, C), CLIPT_OK);
     for (int b = 0; b < B; b++)
         for (int t = 0; t < T; t++)
             for (int c = 0; c < C; c++) {

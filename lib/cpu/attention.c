@@ -1,38 +1,41 @@
-/* CPU reference: causal multi-head self-attention.
- * Shapes: qkv (B,T,3C) with q in channels [0,C), k in [C,2C), v in [2C,3C);
- * head h uses channels [h*HS, (h+1)*HS) of each, HS = C / NH.
- * out (B,T,C) heads merged back; lse (B,NH,T) log-sum-exp of each row of
+/* CPU reference: causal multi-head self-attention over packed rows.
+ * Shapes: qkv (N,3C) for N packed tokens, with q in channels [0,C), k in
+ * [C,2C), v in [2C,3C); head h uses channels [h*HS, (h+1)*HS) of each,
+ * HS = C / NH. Row b owns tokens [offsets[b], offsets[b+1]).
+ * out (N,C) heads merged back; lse (N,NH) log-sum-exp of each row of
  * scaled scores, which the backward pass uses to rebuild the probabilities
- * instead of storing the (B,NH,T,T) matrix. Sums run in double. */
+ * instead of storing (B,NH,T,T). Sums run in double. */
 #include <math.h>
 #include <stdlib.h>
 
 #include "../ops/attention.h"
 
 clipt_status clipt_cpu_attention_forward(clipt_context *ctx, float *out,
-                                         float *lse, const float *qkv, int B,
-                                         int T, int C, int NH)
+                                         float *lse, const float *qkv,
+                                         const int32_t *offsets, int B, int N,
+                                         int C, int NH, int max_len)
 {
     int HS = C / NH;
     int C3 = 3 * C;
     double scale = 1.0 / sqrt((double)HS);
     clipt_status status = CLIPT_OK;
 
-#pragma omp parallel num_threads(ctx->num_threads) if ((long)B * NH * T * T * HS > 262144)
+#pragma omp parallel num_threads(ctx->num_threads) if ((long)N * NH * max_len * HS > 262144)
     {
-        double *score = malloc((size_t)T * sizeof(double));
+        double *score = malloc((size_t)max_len * sizeof(double));
         double *acc = malloc((size_t)HS * sizeof(double));
         if (score == NULL || acc == NULL) {
 #pragma omp critical
             status = clipt_set_error(CLIPT_ERR_OUT_OF_MEMORY,
                                      "attention_forward: out of host memory "
-                                     "for a row of %d scores", T);
+                                     "for a row of %d scores", max_len);
         } else {
 #pragma omp for schedule(static)
             for (int bh = 0; bh < B * NH; bh++) {
                 int b = bh / NH, h = bh % NH;
-                const float *base = qkv + (size_t)b * T * C3;
-                for (int t = 0; t < T; t++) {
+                int start = offsets[b], len = offsets[b + 1] - offsets[b];
+                const float *base = qkv + (size_t)start * C3;
+                for (int t = 0; t < len; t++) {
                     const float *q = base + (size_t)t * C3 + h * HS;
 
                     /* scores of query t against keys 0..t (causal), and max */
@@ -58,9 +61,9 @@ clipt_status clipt_cpu_attention_forward(clipt_context *ctx, float *out,
                         const float *v = base + (size_t)j * C3 + 2 * C + h * HS;
                         for (int i = 0; i < HS; i++) acc[i] += score[j] * v[i];
                     }
-                    float *o = out + ((size_t)b * T + t) * C + h * HS;
+                    float *o = out + (size_t)(start + t) * C + h * HS;
                     for (int i = 0; i < HS; i++) o[i] = (float)(acc[i] / sum);
-                    lse[((size_t)b * NH + h) * T + t] = (float)(maxval + log(sum));
+                    lse[(size_t)(start + t) * NH + h] = (float)(maxval + log(sum));
                 }
             }
         }
@@ -73,7 +76,8 @@ clipt_status clipt_cpu_attention_forward(clipt_context *ctx, float *out,
 clipt_status clipt_cpu_attention_backward(clipt_context *ctx, float *dqkv,
                                           const float *dout, const float *qkv,
                                           const float *out, const float *lse,
-                                          int B, int T, int C, int NH)
+                                          const int32_t *offsets, int B, int N,
+                                          int C, int NH, int max_len)
 {
     (void)out;
     int HS = C / NH;
@@ -87,27 +91,28 @@ clipt_status clipt_cpu_attention_backward(clipt_context *ctx, float *dqkv,
      * dp_tj = dout_t . v_j
      * ds_tj = p_tj (dp_tj - sum_i p_ti dp_ti)
      * dq_t += scale sum_j ds_tj k_j;  dk_j += scale ds_tj q_t
-     * Each (b, h) touches only its own channels, so threads never share an
-     * output element. */
-#pragma omp parallel num_threads(ctx->num_threads) if ((long)B * NH * T * T * HS > 262144)
+     * Each (row, head) touches only its own tokens and channels, so threads
+     * never share an output element. */
+#pragma omp parallel num_threads(ctx->num_threads) if ((long)N * NH * max_len * HS > 262144)
     {
-        double *p = malloc((size_t)T * sizeof(double));
-        double *dp = malloc((size_t)T * sizeof(double));
+        double *p = malloc((size_t)max_len * sizeof(double));
+        double *dp = malloc((size_t)max_len * sizeof(double));
         if (p == NULL || dp == NULL) {
 #pragma omp critical
             status = clipt_set_error(CLIPT_ERR_OUT_OF_MEMORY,
                                      "attention_backward: out of host memory "
-                                     "for a row of %d scores", T);
+                                     "for a row of %d scores", max_len);
         } else {
 #pragma omp for schedule(static)
             for (int bh = 0; bh < B * NH; bh++) {
                 int b = bh / NH, h = bh % NH;
-                const float *base = qkv + (size_t)b * T * C3;
-                float *dbase = dqkv + (size_t)b * T * C3;
-                for (int t = 0; t < T; t++) {
+                int start = offsets[b], len = offsets[b + 1] - offsets[b];
+                const float *base = qkv + (size_t)start * C3;
+                float *dbase = dqkv + (size_t)start * C3;
+                for (int t = 0; t < len; t++) {
                     const float *q = base + (size_t)t * C3 + h * HS;
-                    const float *dout_t = dout + ((size_t)b * T + t) * C + h * HS;
-                    double row_lse = lse[((size_t)b * NH + h) * T + t];
+                    const float *dout_t = dout + (size_t)(start + t) * C + h * HS;
+                    double row_lse = lse[(size_t)(start + t) * NH + h];
 
                     /* rebuild the probabilities; dp = dout . v; their dot */
                     double pdp = 0.0;

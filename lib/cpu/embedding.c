@@ -1,5 +1,7 @@
-/* CPU reference: token + position embedding and end-of-text row gather.
- * Shapes: ids (B,T); wte (V,C); wpe (>= T, C); out (B,T,C); rows (B). */
+/* CPU reference: token + position embedding of packed tokens and the
+ * end-of-text row gather.
+ * Shapes: ids, pos (N) for N packed tokens; wte (V,C); wpe (context,C);
+ * out, dout (N,C); rows (B) token indices of the end-of-text tokens. */
 #include <string.h>
 #ifdef _OPENMP
 #include <omp.h>
@@ -8,31 +10,30 @@
 #include "../ops/embedding.h"
 
 clipt_status clipt_cpu_embedding_forward(clipt_context *ctx, float *out,
-                                         const int32_t *ids, const float *wte,
-                                         const float *wpe, int B, int T, int C)
+                                         const int32_t *ids, const int32_t *pos,
+                                         const float *wte, const float *wpe, int N,
+                                         int C)
 {
-    long rows = (long)B * T;
-#pragma omp parallel for num_threads(ctx->num_threads) if (rows * C > 65536)
-    for (long bt = 0; bt < rows; bt++) {
-        int t = (int)(bt % T);
-        const float *wte_ix = wte + (size_t)ids[bt] * C;
-        const float *wpe_t = wpe + (size_t)t * C;
-        float *out_bt = out + (size_t)bt * C;
-        for (int c = 0; c < C; c++) out_bt[c] = wte_ix[c] + wpe_t[c];
+#pragma omp parallel for num_threads(ctx->num_threads) if ((long)N * C > 65536)
+    for (int n = 0; n < N; n++) {
+        const float *wte_ix = wte + (size_t)ids[n] * C;
+        const float *wpe_t = wpe + (size_t)pos[n] * C;
+        float *out_n = out + (size_t)n * C;
+        for (int c = 0; c < C; c++) out_n[c] = wte_ix[c] + wpe_t[c];
     }
     return CLIPT_OK;
 }
 
 clipt_status clipt_cpu_embedding_backward(clipt_context *ctx, float *dwte,
                                           float *dwpe, const float *dout,
-                                          const int32_t *ids, int B, int T,
-                                          int C, int V)
+                                          const int32_t *ids, const int32_t *pos,
+                                          int N, int C, int V)
 {
     (void)V;
-    /* forward: out[b,t,:] = wte[ids[b,t],:] + wpe[t,:]
-     * Each thread owns a range of channels and walks the rows in order, so
+    /* forward: out[n,:] = wte[ids[n],:] + wpe[pos[n],:]
+     * Each thread owns a range of channels and walks the tokens in order, so
      * the sums do not depend on the thread count. */
-#pragma omp parallel num_threads(ctx->num_threads) if ((long)B * T * C > 65536)
+#pragma omp parallel num_threads(ctx->num_threads) if ((long)N * C > 65536)
     {
         int nthreads = 1, tid = 0;
 #ifdef _OPENMP
@@ -41,17 +42,15 @@ clipt_status clipt_cpu_embedding_backward(clipt_context *ctx, float *dwte,
 #endif
         int c0 = (int)((long)C * tid / nthreads);
         int c1 = (int)((long)C * (tid + 1) / nthreads);
-        for (int b = 0; b < B; b++) {
-            for (int t = 0; t < T; t++) {
-                const float *dout_bt = dout + ((size_t)b * T + t) * C;
-                if (dwte != NULL) {
-                    float *dwte_ix = dwte + (size_t)ids[(size_t)b * T + t] * C;
-                    for (int c = c0; c < c1; c++) dwte_ix[c] += dout_bt[c];
-                }
-                if (dwpe != NULL) {
-                    float *dwpe_t = dwpe + (size_t)t * C;
-                    for (int c = c0; c < c1; c++) dwpe_t[c] += dout_bt[c];
-                }
+        for (int n = 0; n < N; n++) {
+            const float *dout_n = dout + (size_t)n * C;
+            if (dwte != NULL) {
+                float *dwte_ix = dwte + (size_t)ids[n] * C;
+                for (int c = c0; c < c1; c++) dwte_ix[c] += dout_n[c];
+            }
+            if (dwpe != NULL) {
+                float *dwpe_t = dwpe + (size_t)pos[n] * C;
+                for (int c = c0; c < c1; c++) dwpe_t[c] += dout_n[c];
             }
         }
     }
@@ -59,26 +58,24 @@ clipt_status clipt_cpu_embedding_backward(clipt_context *ctx, float *dwte,
 }
 
 clipt_status clipt_cpu_gather_rows(clipt_context *ctx, float *out,
-                                   const float *inp, const int32_t *rows,
-                                   int B, int T, int C)
+                                   const float *inp, const int32_t *rows, int B,
+                                   int C)
 {
     (void)ctx;
     for (int b = 0; b < B; b++) {
-        const float *src = inp + ((size_t)b * T + rows[b]) * C;
-        memcpy(out + (size_t)b * C, src, (size_t)C * sizeof(float));
+        memcpy(out + (size_t)b * C, inp + (size_t)rows[b] * C, (size_t)C * sizeof(float));
     }
     return CLIPT_OK;
 }
 
 clipt_status clipt_cpu_gather_rows_backward(clipt_context *ctx, float *dinp,
                                             const float *dout,
-                                            const int32_t *rows, int B, int T,
-                                            int C)
+                                            const int32_t *rows, int B, int C)
 {
     (void)ctx;
-    /* forward: out[b,:] = inp[b, rows[b], :] */
+    /* forward: out[b,:] = inp[rows[b], :] */
     for (int b = 0; b < B; b++) {
-        float *dst = dinp + ((size_t)b * T + rows[b]) * C;
+        float *dst = dinp + (size_t)rows[b] * C;
         const float *src = dout + (size_t)b * C;
         for (int c = 0; c < C; c++) dst[c] += src[c];
     }

@@ -23,9 +23,10 @@ clipt_status clipt_cpu_matmul_forward(clipt_context *ctx, float *out,
         }
         beta = 1.0f;
     }
-    clipt_blas_use_threads(ctx);
+    int token = clipt_blas_begin(ctx);
     cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, N, OC, C, 1.0f, inp,
                 C, weight, C, beta, out, OC);
+    clipt_blas_end(token);
     return CLIPT_OK;
 }
 
@@ -35,7 +36,7 @@ clipt_status clipt_cpu_matmul_backward(clipt_context *ctx, float *dinp,
                                        const float *weight, int N, int C,
                                        int OC)
 {
-    clipt_blas_use_threads(ctx);
+    int token = clipt_blas_begin(ctx);
 
     /* forward: out = inp weight^T + bias */
     /* dinp (N,C) += dout (N,OC) weight (OC,C) */
@@ -48,6 +49,8 @@ clipt_status clipt_cpu_matmul_backward(clipt_context *ctx, float *dinp,
         cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, OC, C, N, 1.0f,
                     dout, OC, inp, C, 1.0f, dweight, C);
     }
+    clipt_blas_end(token);
+
     /* dbias (OC) += sum over rows of dout; each thread owns a column range */
     if (dbias != NULL) {
 #pragma omp parallel num_threads(ctx->num_threads) if ((long)N * OC > 65536)

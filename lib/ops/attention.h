@@ -12,16 +12,18 @@ extern "C" {
 #endif
 
 clipt_status clipt_cpu_attention_forward(clipt_context *ctx, float *out, float *lse,
-    const float *qkv, int B, int T, int C, int NH);
+    const float *qkv, const int32_t *offsets, int B, int N, int C, int NH,
+    int max_len);
 clipt_status clipt_cpu_attention_backward(clipt_context *ctx, float *dqkv,
     const float *dout, const float *qkv, const float *out, const float *lse,
-    int B, int T, int C, int NH);
+    const int32_t *offsets, int B, int N, int C, int NH, int max_len);
 
 clipt_status clipt_cuda_attention_forward(clipt_context *ctx, float *out, float *lse,
-    const float *qkv, int B, int T, int C, int NH);
+    const float *qkv, const int32_t *offsets, int B, int N, int C, int NH,
+    int max_len);
 clipt_status clipt_cuda_attention_backward(clipt_context *ctx, float *dqkv,
     const float *dout, const float *qkv, const float *out, const float *lse,
-    int B, int T, int C, int NH);
+    const int32_t *offsets, int B, int N, int C, int NH, int max_len);
 
 #ifdef __cplusplus
 }

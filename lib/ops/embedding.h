@@ -13,22 +13,22 @@ extern "C" {
 #endif
 
 clipt_status clipt_cpu_embedding_forward(clipt_context *ctx, float *out, const int32_t *ids,
-    const float *wte, const float *wpe, int B, int T, int C);
+    const int32_t *pos, const float *wte, const float *wpe, int N, int C);
 clipt_status clipt_cpu_embedding_backward(clipt_context *ctx, float *dwte, float *dwpe,
-    const float *dout, const int32_t *ids, int B, int T, int C, int V);
+    const float *dout, const int32_t *ids, const int32_t *pos, int N, int C, int V);
 clipt_status clipt_cpu_gather_rows(clipt_context *ctx, float *out, const float *inp,
-    const int32_t *rows, int B, int T, int C);
+    const int32_t *rows, int B, int C);
 clipt_status clipt_cpu_gather_rows_backward(clipt_context *ctx, float *dinp,
-    const float *dout, const int32_t *rows, int B, int T, int C);
+    const float *dout, const int32_t *rows, int B, int C);
 
 clipt_status clipt_cuda_embedding_forward(clipt_context *ctx, float *out, const int32_t *ids,
-    const float *wte, const float *wpe, int B, int T, int C);
+    const int32_t *pos, const float *wte, const float *wpe, int N, int C);
 clipt_status clipt_cuda_embedding_backward(clipt_context *ctx, float *dwte, float *dwpe,
-    const float *dout, const int32_t *ids, int B, int T, int C, int V);
+    const float *dout, const int32_t *ids, const int32_t *pos, int N, int C, int V);
 clipt_status clipt_cuda_gather_rows(clipt_context *ctx, float *out, const float *inp,
-    const int32_t *rows, int B, int T, int C);
+    const int32_t *rows, int B, int C);
 clipt_status clipt_cuda_gather_rows_backward(clipt_context *ctx, float *dinp,
-    const float *dout, const int32_t *rows, int B, int T, int C);
+    const float *dout, const int32_t *rows, int B, int C);
 
 #ifdef __cplusplus
 }
