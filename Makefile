@@ -155,7 +155,10 @@ tests: lib $(TEST_BIN) $(BUILD)/tests/cxx_header $(SCRIPT_TEST_BIN)
 # machine with only the NVIDIA driver and cuBLAS can run them.
 GPU_CHECK := $(BUILD)/gpu-check
 GPU_CHECK_TESTS := $(patsubst tests/%.c,$(GPU_CHECK)/bin/%,$(wildcard tests/test_cuda_*.c))
-GPU_CHECK_BENCH := $(patsubst bench/%.c,$(GPU_CHECK)/bin/%,$(BENCH_SRC))
+# The CUDA op benchmark and the training step; the other benchmarks need
+# data files that the bundle does not carry.
+GPU_CHECK_BENCH := $(patsubst bench/%.c,$(GPU_CHECK)/bin/%,\
+                     $(wildcard bench/bench_cuda_*.c) $(wildcard bench/step.c))
 BUNDLE_LDFLAGS := -Wl,-rpath,'$$ORIGIN/../lib' -Wl,--disable-new-dtags
 
 $(GPU_CHECK)/bin/test_%: $(BUILD)/obj/tests/test_%.o $(TEST_SUPPORT) $(BUILD)/libclipt.a
@@ -171,6 +174,7 @@ gpu-check:
 ifneq ($(CUDA),1)
 	$(error gpu-check needs the CUDA backend: nvcc was not found or CUDA=0 was given)
 endif
+	rm -rf $(GPU_CHECK)
 	$(MAKE) $(GPU_CHECK_TESTS) $(GPU_CHECK_BENCH)
 	scripts/gpu-check $(BUILD)
 

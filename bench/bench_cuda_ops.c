@@ -4,9 +4,14 @@
  * compute (formula beside each op), and GB/s as a percentage of a
  * device-to-device copy measured at the start, the practical ceiling.
  *
- *   bench_cuda_ops [--reps N]
+ * Shapes: a training batch of 4096 texts of 8 to 12 tokens, packed without
+ * padding as the library runs it (N = 40954 tokens, rows up to 12), and
+ * 4096 rows padded to 77 tokens (N = 315392), the shape a framework that
+ * pads to the context length computes.
  *
- * Timing: 3 untimed calls, then N calls back to back between two stream
+ *   bench_cuda_ops [--reps COUNT]
+ *
+ * Timing: 3 untimed calls, then COUNT calls back to back between two stream
  * synchronisations, timed on the host clock. A 512 MiB buffer is zeroed
  * before each timed run, which evicts the L2 cache (60 MB on an H200) for
  * the first call; the later calls may find part of their inputs in L2.
@@ -25,13 +30,27 @@
 /* ViT-B/32 text tower sizes; P equals C there. */
 enum { C = 512, NH = 8, F = 2048, V = 49408, P = 512 };
 
+/* A batch of B rows whose lengths run from min_len to max_len. */
+typedef struct bench_shape {
+    const char *name;
+    int B, min_len, max_len;
+} bench_shape;
+
+static const bench_shape shapes[] = {
+    {"4096x8-12 packed", 4096, 8, 12},
+    {"4096x77 padded", 4096, 77, 77},
+};
+
 typedef struct bench {
     clipt_context *ctx;
     const clipt_backend *be;
-    int B, T;
+    /* the current shape: B rows, N tokens, the longest row, and the
+     * (query, key) pairs that causal attention scores in each head */
+    int B, N, max_len;
+    double attention_pairs;
     int U; /* texts for the loss: the largest batch */
     /* device buffers, sized for the largest shape */
-    int32_t *ids, *pair_a, *pair_b;
+    int32_t *ids, *pos, *offsets, *pair_a, *pair_b;
     float *wte, *dwte, *wpe, *x, *y, *dx, *dy, *mean, *rstd, *w, *bias, *dw, *db;
     float *qkv, *dqkv, *att, *lse, *h, *dh, *E, *E0, *dE, *target, *losses;
     float *params, *grads, *m, *v, *norm;
@@ -94,32 +113,77 @@ static int32_t *dev_ints(bench *b, size_t n, int modulo, const char *what)
     return d;
 }
 
-static void setup(bench *b, int maxBT, int maxB)
+/* Length of row r of a shape: min_len to max_len, mixed. */
+static int row_length(const bench_shape *shape, int r)
 {
-    size_t BT = (size_t)maxBT;
+    int spread = shape->max_len - shape->min_len + 1;
+    return shape->min_len + (int)(((unsigned)r * 2654435761u >> 16) % (unsigned)spread);
+}
+
+static size_t shape_tokens(const bench_shape *shape)
+{
+    size_t n = 0;
+    for (int r = 0; r < shape->B; r++) n += (size_t)row_length(shape, r);
+    return n;
+}
+
+/* Makes shape current: uploads each token's position and the row offsets
+ * into the buffers that setup() sized for the largest shape. */
+static void use_shape(bench *b, const bench_shape *shape)
+{
+    size_t N = shape_tokens(shape);
+    int32_t *pos = malloc(N * sizeof(int32_t));
+    int32_t *offsets = malloc(((size_t)shape->B + 1) * sizeof(int32_t));
+    if (pos == NULL || offsets == NULL) die_on(CLIPT_ERR_OUT_OF_MEMORY, "shape");
+    size_t n = 0;
+    b->attention_pairs = 0.0;
+    b->max_len = 0;
+    for (int r = 0; r < shape->B; r++) {
+        int len = row_length(shape, r);
+        offsets[r] = (int32_t)n;
+        for (int t = 0; t < len; t++) pos[n++] = t;
+        b->attention_pairs += (double)NH * len * (len + 1) / 2.0;
+        if (len > b->max_len) b->max_len = len;
+    }
+    offsets[shape->B] = (int32_t)n;
+    die_on(b->be->upload(b->ctx, b->pos, pos, N * sizeof(int32_t)), "positions");
+    die_on(b->be->upload(b->ctx, b->offsets, offsets, ((size_t)shape->B + 1) * sizeof(int32_t)),
+           "row offsets");
+    die_on(b->be->synchronize(b->ctx), "shape");
+    free(pos);
+    free(offsets);
+    b->B = shape->B;
+    b->N = (int)N;
+}
+
+static void setup(bench *b, size_t maxN, int maxB)
+{
+    size_t N = maxN;
     b->U = maxB;
-    b->ids = dev_ints(b, BT, V, "ids");
+    b->ids = dev_ints(b, N, V, "ids");
+    b->pos = dev_alloc(b, N * sizeof(int32_t), "positions");
+    b->offsets = dev_alloc(b, ((size_t)maxB + 1) * sizeof(int32_t), "row offsets");
     b->pair_a = dev_ints(b, 2 * (size_t)maxB, maxB, "pair_a");
     b->pair_b = dev_ints(b, 2 * (size_t)maxB, maxB - 1, "pair_b");
     b->wte = dev_random(b, (size_t)V * C, -0.02f, 0.02f, "wte");
     b->dwte = dev_alloc(b, (size_t)V * C * sizeof(float), "dwte");
     b->wpe = dev_random(b, (size_t)77 * C, -0.01f, 0.01f, "wpe");
-    b->x = dev_random(b, BT * C, -1.0f, 1.0f, "x");
-    b->y = dev_alloc(b, BT * C * sizeof(float), "y");
-    b->dx = dev_alloc(b, BT * C * sizeof(float), "dx");
-    b->dy = dev_random(b, BT * C, -1.0f, 1.0f, "dy");
-    b->mean = dev_alloc(b, BT * sizeof(float), "mean");
-    b->rstd = dev_alloc(b, BT * sizeof(float), "rstd");
+    b->x = dev_random(b, N * C, -1.0f, 1.0f, "x");
+    b->y = dev_alloc(b, N * C * sizeof(float), "y");
+    b->dx = dev_alloc(b, N * C * sizeof(float), "dx");
+    b->dy = dev_random(b, N * C, -1.0f, 1.0f, "dy");
+    b->mean = dev_alloc(b, N * sizeof(float), "mean");
+    b->rstd = dev_alloc(b, N * sizeof(float), "rstd");
     b->w = dev_random(b, (size_t)F * C, -0.05f, 0.05f, "weight");
     b->bias = dev_random(b, (size_t)F, -0.1f, 0.1f, "bias");
     b->dw = dev_alloc(b, (size_t)F * C * sizeof(float), "dweight");
     b->db = dev_alloc(b, (size_t)F * sizeof(float), "dbias");
-    b->qkv = dev_random(b, BT * 3 * C, -1.0f, 1.0f, "qkv");
-    b->dqkv = dev_alloc(b, BT * 3 * C * sizeof(float), "dqkv");
-    b->att = dev_alloc(b, BT * C * sizeof(float), "attention output");
-    b->lse = dev_alloc(b, BT * NH * sizeof(float), "lse");
-    b->h = dev_random(b, BT * F, -3.0f, 3.0f, "mlp hidden");
-    b->dh = dev_alloc(b, BT * F * sizeof(float), "mlp hidden gradient");
+    b->qkv = dev_random(b, N * 3 * C, -1.0f, 1.0f, "qkv");
+    b->dqkv = dev_alloc(b, N * 3 * C * sizeof(float), "dqkv");
+    b->att = dev_alloc(b, N * C * sizeof(float), "attention output");
+    b->lse = dev_alloc(b, N * NH * sizeof(float), "lse");
+    b->h = dev_random(b, N * F, -3.0f, 3.0f, "mlp hidden");
+    b->dh = dev_alloc(b, N * F * sizeof(float), "mlp hidden gradient");
     b->E = dev_random(b, (size_t)maxB * P, -1.0f, 1.0f, "E");
     b->E0 = dev_random(b, (size_t)maxB * P, -1.0f, 1.0f, "E0");
     b->dE = dev_alloc(b, (size_t)maxB * P * sizeof(float), "dE");
@@ -151,8 +215,8 @@ static const char *const op_names[OP_COUNT] = {
     "activation_forward", "activation_backward", "add", "cosine_loss", "grad_norm",
     "adamw_update"};
 
-/* The loss, the gradient norm and AdamW do not depend on B and T; they run
- * with the first shape only. */
+/* The loss, the gradient norm and AdamW do not depend on the batch shape;
+ * they run with the first shape only. */
 static int depends_on_shape(enum op op)
 {
     return op != OP_COSINE_LOSS && op != OP_GRAD_NORM && op != OP_ADAMW;
@@ -163,35 +227,37 @@ static clipt_status run_op(bench *b, enum op op)
 {
     const clipt_backend *be = b->be;
     clipt_context *ctx = b->ctx;
-    int B = b->B, T = b->T, BT = B * T;
+    int B = b->B, N = b->N;
     clipt_adamw_hparams hp = {1e-4, 0.9, 0.98, 1e-6, 0.2, 10, 1.0};
     switch (op) {
     case OP_EMBEDDING_FORWARD:
-        return be->embedding_forward(ctx, b->x, b->ids, b->wte, b->wpe, B, T, C);
+        return be->embedding_forward(ctx, b->x, b->ids, b->pos, b->wte, b->wpe, N, C);
     case OP_EMBEDDING_BACKWARD:
-        return be->embedding_backward(ctx, b->dwte, b->dx, b->dy, b->ids, B, T, C, V);
+        return be->embedding_backward(ctx, b->dwte, b->dx, b->dy, b->ids, b->pos, N, C, V);
     case OP_LAYERNORM_FORWARD:
-        return be->layernorm_forward(ctx, b->y, b->mean, b->rstd, b->x, b->w, b->bias, BT, C,
+        return be->layernorm_forward(ctx, b->y, b->mean, b->rstd, b->x, b->w, b->bias, N, C,
                                      1e-5f);
     case OP_LAYERNORM_BACKWARD:
         return be->layernorm_backward(ctx, b->dx, b->dw, b->db, b->dy, b->x, b->w, b->mean,
-                                      b->rstd, BT, C);
+                                      b->rstd, N, C);
     case OP_MATMUL_FORWARD:
-        return be->matmul_forward(ctx, b->h, b->x, b->w, b->bias, BT, C, F);
+        return be->matmul_forward(ctx, b->h, b->x, b->w, b->bias, N, C, F);
     case OP_MATMUL_BACKWARD:
-        return be->matmul_backward(ctx, b->dx, b->dw, b->db, b->h, b->x, b->w, BT, C, F);
+        return be->matmul_backward(ctx, b->dx, b->dw, b->db, b->h, b->x, b->w, N, C, F);
     case OP_ATTENTION_FORWARD:
-        return be->attention_forward(ctx, b->att, b->lse, b->qkv, B, T, C, NH);
+        return be->attention_forward(ctx, b->att, b->lse, b->qkv, b->offsets, B, N, C, NH,
+                                     b->max_len);
     case OP_ATTENTION_BACKWARD:
-        return be->attention_backward(ctx, b->dqkv, b->dy, b->qkv, b->att, b->lse, B, T, C, NH);
+        return be->attention_backward(ctx, b->dqkv, b->dy, b->qkv, b->att, b->lse, b->offsets,
+                                      B, N, C, NH, b->max_len);
     case OP_ACTIVATION_FORWARD:
-        return be->activation_forward(ctx, b->dh, b->h, (size_t)BT * F,
+        return be->activation_forward(ctx, b->dh, b->h, (size_t)N * F,
                                       CLIPT_ACTIVATION_QUICK_GELU);
     case OP_ACTIVATION_BACKWARD:
-        return be->activation_backward(ctx, b->dh, b->h, b->h, (size_t)BT * F,
+        return be->activation_backward(ctx, b->dh, b->h, b->h, (size_t)N * F,
                                        CLIPT_ACTIVATION_QUICK_GELU);
     case OP_ADD:
-        return be->add(ctx, b->y, b->x, b->dy, (size_t)BT * C);
+        return be->add(ctx, b->y, b->x, b->dy, (size_t)N * C);
     case OP_COSINE_LOSS:
         return be->cosine_loss(ctx, b->losses, NULL, b->dE, b->E, b->E0, b->pair_a, b->pair_b,
                                b->target, 2 * b->U, b->U, P, 0.5f);
@@ -208,24 +274,24 @@ static clipt_status run_op(bench *b, enum op op)
  * the measure; *flops receives the FLOPs of the products. */
 static double op_bytes(const bench *b, enum op op, double *flops)
 {
-    double BT = (double)b->B * b->T, f = sizeof(float);
-    double attn_pairs = (double)b->B * NH * b->T * (b->T + 1) / 2.0; /* causal (t, j) */
+    double N = (double)b->N, f = sizeof(float);
+    double attn_pairs = b->attention_pairs; /* causal (t, j) pairs of all heads */
     *flops = 0.0;
     switch (op) {
-    case OP_EMBEDDING_FORWARD: return 3 * BT * C * f;           /* wte row, wpe row, out */
-    case OP_EMBEDDING_BACKWARD: return 4 * BT * C * f;          /* dout twice, dwte, dwpe */
-    case OP_LAYERNORM_FORWARD: return 2 * BT * C * f;           /* x, y */
-    case OP_LAYERNORM_BACKWARD: return 5 * BT * C * f;          /* x, dy twice, dx r+w */
-    case OP_MATMUL_FORWARD: *flops = 2 * BT * C * F; return 0;  /* x W^T */
-    case OP_MATMUL_BACKWARD: *flops = 4 * BT * C * F; return 0; /* dinp and dweight */
-    case OP_ATTENTION_FORWARD: *flops = 4 * attn_pairs * (C / NH); return 4 * BT * C * f;
-    case OP_ATTENTION_BACKWARD: *flops = 10 * attn_pairs * (C / NH); return 10 * BT * C * f;
-    case OP_ACTIVATION_FORWARD: return 2 * BT * F * f;          /* x, y */
-    case OP_ACTIVATION_BACKWARD: return 4 * BT * F * f;         /* x, dy, dx r+w */
-    case OP_ADD: return 3 * BT * C * f;
-    case OP_COSINE_LOSS: return 4.0 * b->U * P * f;             /* E, E0, dE r+w */
+    case OP_EMBEDDING_FORWARD: return 3 * N * C * f;             /* wte row, wpe row, out */
+    case OP_EMBEDDING_BACKWARD: return 4 * N * C * f;            /* dout twice, dwte, dwpe */
+    case OP_LAYERNORM_FORWARD: return 2 * N * C * f;             /* x, y */
+    case OP_LAYERNORM_BACKWARD: return 5 * N * C * f;            /* x, dy twice, dx r+w */
+    case OP_MATMUL_FORWARD: *flops = 2 * N * C * F; return 0;    /* x W^T */
+    case OP_MATMUL_BACKWARD: *flops = 4 * N * C * F; return 0;   /* dinp and dweight */
+    case OP_ATTENTION_FORWARD: *flops = 4 * attn_pairs * (C / NH); return 4 * N * C * f;
+    case OP_ATTENTION_BACKWARD: *flops = 10 * attn_pairs * (C / NH); return 10 * N * C * f;
+    case OP_ACTIVATION_FORWARD: return 2 * N * F * f;            /* x, y */
+    case OP_ACTIVATION_BACKWARD: return 4 * N * F * f;           /* x, dy, dx r+w */
+    case OP_ADD: return 3 * N * C * f;
+    case OP_COSINE_LOSS: return 4.0 * b->U * P * f;              /* E, E0, dE r+w */
     case OP_GRAD_NORM: return (double)b->nparams * f;
-    case OP_ADAMW: return 7.0 * (double)b->nparams * f;         /* p, m, v r+w; g */
+    case OP_ADAMW: return 7.0 * (double)b->nparams * f;          /* p, m, v r+w; g */
     default: return 0.0;
     }
 }
@@ -249,7 +315,7 @@ int main(int argc, char **argv)
         if (strcmp(argv[i], "--reps") == 0 && i + 1 < argc) {
             reps = atoi(argv[++i]);
         } else {
-            fprintf(stderr, "usage: bench_cuda_ops [--reps N]\n");
+            fprintf(stderr, "usage: bench_cuda_ops [--reps COUNT]\n");
             return 2;
         }
     }
@@ -270,14 +336,13 @@ int main(int argc, char **argv)
     char desc[256];
     clipt_context_describe(b.ctx, desc, sizeof desc);
 
-    /* shapes: a training batch trimmed to 12 tokens, and full-length rows */
-    const int shapes[][2] = {{256, 12}, {64, 77}};
-    int maxBT = 0, maxB = 0;
+    size_t maxN = 0;
+    int maxB = 0;
     for (size_t s = 0; s < sizeof shapes / sizeof shapes[0]; s++) {
-        if (shapes[s][0] * shapes[s][1] > maxBT) maxBT = shapes[s][0] * shapes[s][1];
-        if (shapes[s][0] > maxB) maxB = shapes[s][0];
+        if (shape_tokens(&shapes[s]) > maxN) maxN = shape_tokens(&shapes[s]);
+        if (shapes[s].B > maxB) maxB = shapes[s].B;
     }
-    setup(&b, maxBT, maxB);
+    setup(&b, maxN, maxB);
 
     /* the bandwidth ceiling: a device-to-device copy of 256 MiB each way */
     size_t half = FLUSH_BYTES / 2;
@@ -291,19 +356,17 @@ int main(int argc, char **argv)
     double peak_gbs = 2.0 * half * 5 / (now_seconds() - t0) / 1e9;
     printf("device %s; copy bandwidth %.0f GB/s (read + write); %d reps per op\n", desc,
            peak_gbs, reps);
-    printf("%-22s %9s %10s %9s %7s %9s\n", "op", "B x T", "us/call", "GB/s", "%copy", "TFLOP/s");
+    printf("%-22s %-17s %7s %10s %9s %7s %9s\n", "op", "batch", "N", "us/call", "GB/s",
+           "%copy", "TFLOP/s");
 
     for (size_t s = 0; s < sizeof shapes / sizeof shapes[0]; s++) {
-        b.B = shapes[s][0];
-        b.T = shapes[s][1];
+        use_shape(&b, &shapes[s]);
         for (int op = 0; op < OP_COUNT; op++) {
             if (s > 0 && !depends_on_shape((enum op)op)) continue;
             double flops = 0.0;
             double bytes = op_bytes(&b, (enum op)op, &flops);
             double sec = time_op(&b, (enum op)op, reps);
-            char shape[32];
-            snprintf(shape, sizeof shape, "%dx%d", b.B, b.T);
-            printf("%-22s %9s %10.1f", op_names[op], shape, sec * 1e6);
+            printf("%-22s %-17s %7d %10.1f", op_names[op], shapes[s].name, b.N, sec * 1e6);
             if (bytes > 0) {
                 double gbs = bytes / sec / 1e9;
                 printf(" %9.0f %6.0f%%", gbs, 100.0 * gbs / peak_gbs);

@@ -1,8 +1,10 @@
 /* Every CUDA op and its backward pass against the CPU op on the same seeded
- * inputs, through the CUDA backend table. Shapes cover CLIP's (the fast
- * paths: C % 4 == 0, T <= 77, head size 64) and odd ones (the general
- * paths). Each shape's comment names the path it takes. Gradients start
- * from random values, so the accumulation contract is checked too.
+ * inputs, through the CUDA backend table. Token batches are packed as the
+ * library runs them, with rows of mixed lengths that include 1-token rows.
+ * Shapes cover CLIP's (the fast paths: C % 4 == 0, rows of at most 77
+ * tokens, head size 64) and odd ones (the general paths). Each shape's
+ * comment names the path it takes. Gradients start from random values, so
+ * the accumulation contract is checked too.
  *
  * Tolerances are relative: |got - want| <= rel (max |want| + |want|), one
  * rel per op, with the reason beside it. Without a CUDA device the suite
@@ -120,65 +122,131 @@ static void expect_ok(clipt_status st, const char *what)
 }
 
 /* ------------------------------------------------------------------------ */
+/* Packed batches                                                           */
+/* ------------------------------------------------------------------------ */
+
+enum { MAX_ROWS = 24 };
+
+/* Row lengths of a packed batch, 0-terminated after at most MAX_ROWS. A
+ * length of -1 marks an empty row, which the terminator cannot express. */
+typedef struct row_lengths {
+    int len[MAX_ROWS + 1];
+} row_lengths;
+
+/* A packed batch as the ops see it: row b owns tokens [offsets[b],
+ * offsets[b+1]) of N, and pos[n] is the position of token n in its row. */
+typedef struct packed {
+    int B, N, max_len;
+    int32_t *offsets; /* (B+1) */
+    int32_t *pos;     /* (N) */
+} packed;
+
+static packed pack(const row_lengths *rows)
+{
+    packed p = {0, 0, 0, NULL, NULL};
+    while (p.B < MAX_ROWS && rows->len[p.B] != 0) {
+        int len = rows->len[p.B] > 0 ? rows->len[p.B] : 0;
+        p.N += len;
+        if (len > p.max_len) p.max_len = len;
+        p.B++;
+    }
+    p.offsets = clipt_test_calloc((size_t)p.B + 1, sizeof(int32_t));
+    p.pos = clipt_test_calloc((size_t)(p.N > 0 ? p.N : 1), sizeof(int32_t));
+    int n = 0;
+    for (int b = 0; b < p.B; b++) {
+        int len = rows->len[b] > 0 ? rows->len[b] : 0;
+        p.offsets[b] = n;
+        for (int t = 0; t < len; t++) p.pos[n++] = t;
+    }
+    p.offsets[p.B] = n;
+    return p;
+}
+
+static void packed_free(packed *p)
+{
+    free(p->offsets);
+    free(p->pos);
+}
+
+static void print_rows(const char *op, const packed *p)
+{
+    printf("%s: %d rows, N=%d, max_len=%d, lengths", op, p->B, p->N, p->max_len);
+    for (int b = 0; b < p->B; b++) printf(" %d", p->offsets[b + 1] - p->offsets[b]);
+    printf("\n");
+}
+
+/* ------------------------------------------------------------------------ */
 /* Embedding and end-of-text rows                                           */
 /* ------------------------------------------------------------------------ */
 
+/* Position embedding rows: CLIP's context length. */
+#define CONTEXT 77
+
 static const struct {
-    int B, T, C, V, small;
-} embedding_shapes[] = {
-    {2, 77, 128, 1000, 0}, /* float4 path, CLIP's T */
-    {4, 12, 64, 7, 1},     /* float4 path, each id repeated many times */
-    {3, 5, 37, 11, 1},     /* scalar path */
-    {1, 1, 4, 1, 1},       /* one position, one id */
+    int C, V, small;
+    row_lengths rows;
+} embedding_cases[] = {
+    {128, 1000, 0, {{77, 1, 12, 40, 9}}}, /* float4 path, a full and a 1-token row */
+    {64, 7, 1, {{1, 5, 12, 3, 9, 1}}},    /* float4 path, each id and position repeated */
+    {37, 11, 1, {{3, 1, 7}}},             /* scalar path */
+    {4, 1, 1, {{1}}},                     /* one token, one id */
+    {8, 50, 1, {{20, 20, 20}}},           /* rows padded to T = 20, as with packing off */
 };
 
 START_TEST(embedding_matches_cpu)
 {
     backends be = open_backends(0);
-    for (size_t s = 0; s < sizeof embedding_shapes / sizeof embedding_shapes[0]; s++) {
-        int B = embedding_shapes[s].B, T = embedding_shapes[s].T;
-        int C = embedding_shapes[s].C, V = embedding_shapes[s].V;
-        if (clipt_test_small_shapes() && !embedding_shapes[s].small) continue;
-        printf("embedding B=%d T=%d C=%d V=%d\n", B, T, C, V);
-        size_t n = (size_t)B * T * C;
-        int32_t *ids = clipt_test_calloc((size_t)B * T, sizeof(int32_t));
-        clipt_test_fill_ids(ids, (size_t)B * T, 10 + s, V);
+    for (size_t s = 0; s < sizeof embedding_cases / sizeof embedding_cases[0]; s++) {
+        int C = embedding_cases[s].C, V = embedding_cases[s].V;
+        if (clipt_test_small_shapes() && !embedding_cases[s].small) continue;
+        packed p = pack(&embedding_cases[s].rows);
+        int N = p.N;
+        printf("embedding C=%d V=%d; ", C, V);
+        print_rows("rows", &p);
+        size_t n = (size_t)N * C, npos = (size_t)CONTEXT * C;
+        int32_t *ids = clipt_test_calloc((size_t)N, sizeof(int32_t));
+        clipt_test_fill_ids(ids, (size_t)N, 10 + s, V);
         float *wte = random_floats((size_t)V * C, 20 + s, -1.0f, 1.0f);
-        float *wpe = random_floats((size_t)T * C, 30 + s, -1.0f, 1.0f);
+        float *wpe = random_floats(npos, 30 + s, -1.0f, 1.0f);
         float *dout = random_floats(n, 40 + s, -1.0f, 1.0f);
         float *dwte = random_floats((size_t)V * C, 50 + s, -0.5f, 0.5f);
-        float *dwpe = random_floats((size_t)T * C, 60 + s, -0.5f, 0.5f);
+        float *dwpe = random_floats(npos, 60 + s, -0.5f, 0.5f);
         float *out = clipt_test_calloc(n, sizeof(float));
 
-        int32_t *d_ids = dev_ints(&be, ids, (size_t)B * T);
+        int32_t *d_ids = dev_ints(&be, ids, (size_t)N);
+        int32_t *d_pos = dev_ints(&be, p.pos, (size_t)N);
         float *d_wte = dev_floats(&be, wte, (size_t)V * C);
-        float *d_wpe = dev_floats(&be, wpe, (size_t)T * C);
+        float *d_wpe = dev_floats(&be, wpe, npos);
         float *d_dout = dev_floats(&be, dout, n);
         float *d_dwte = dev_floats(&be, dwte, (size_t)V * C);
-        float *d_dwpe = dev_floats(&be, dwpe, (size_t)T * C);
+        float *d_dwpe = dev_floats(&be, dwpe, npos);
         float *d_out = dev_floats(&be, NULL, n);
 
-        expect_ok(clipt_cpu_embedding_forward(be.cpu, out, ids, wte, wpe, B, T, C), "cpu");
-        expect_ok(be.gpu->backend->embedding_forward(be.gpu, d_out, d_ids, d_wte, d_wpe, B, T, C),
+        expect_ok(clipt_cpu_embedding_forward(be.cpu, out, ids, p.pos, wte, wpe, N, C), "cpu");
+        expect_ok(be.gpu->backend->embedding_forward(be.gpu, d_out, d_ids, d_pos, d_wte, d_wpe,
+                                                     N, C),
                   "embedding_forward");
         check_device(&be, "forward", d_out, out, n, REL_EXACT);
 
-        expect_ok(clipt_cpu_embedding_backward(be.cpu, dwte, dwpe, dout, ids, B, T, C, V), "cpu");
-        expect_ok(be.gpu->backend->embedding_backward(be.gpu, d_dwte, d_dwpe, d_dout, d_ids, B,
-                                                      T, C, V),
+        expect_ok(clipt_cpu_embedding_backward(be.cpu, dwte, dwpe, dout, ids, p.pos, N, C, V),
+                  "cpu");
+        expect_ok(be.gpu->backend->embedding_backward(be.gpu, d_dwte, d_dwpe, d_dout, d_ids,
+                                                      d_pos, N, C, V),
                   "embedding_backward");
         check_device(&be, "dwte", d_dwte, dwte, (size_t)V * C, REL_EXACT);
-        check_device(&be, "dwpe", d_dwpe, dwpe, (size_t)T * C, REL_EXACT);
+        check_device(&be, "dwpe", d_dwpe, dwpe, npos, REL_EXACT);
 
         /* a NULL gradient is skipped: only dwpe accumulates again */
-        expect_ok(clipt_cpu_embedding_backward(be.cpu, NULL, dwpe, dout, ids, B, T, C, V), "cpu");
-        expect_ok(be.gpu->backend->embedding_backward(be.gpu, NULL, d_dwpe, d_dout, d_ids, B, T,
-                                                      C, V),
+        expect_ok(clipt_cpu_embedding_backward(be.cpu, NULL, dwpe, dout, ids, p.pos, N, C, V),
+                  "cpu");
+        expect_ok(be.gpu->backend->embedding_backward(be.gpu, NULL, d_dwpe, d_dout, d_ids, d_pos,
+                                                      N, C, V),
                   "embedding_backward without dwte");
         check_device(&be, "dwte untouched", d_dwte, dwte, (size_t)V * C, REL_EXACT);
-        check_device(&be, "dwpe accumulated twice", d_dwpe, dwpe, (size_t)T * C, REL_EXACT);
+        check_device(&be, "dwpe accumulated twice", d_dwpe, dwpe, npos, REL_EXACT);
 
         clipt_test_device_free(be.gpu, d_ids);
+        clipt_test_device_free(be.gpu, d_pos);
         clipt_test_device_free(be.gpu, d_wte);
         clipt_test_device_free(be.gpu, d_wpe);
         clipt_test_device_free(be.gpu, d_dout);
@@ -186,28 +254,38 @@ START_TEST(embedding_matches_cpu)
         clipt_test_device_free(be.gpu, d_dwpe);
         clipt_test_device_free(be.gpu, d_out);
         free(ids); free(wte); free(wpe); free(dout); free(dwte); free(dwpe); free(out);
+        packed_free(&p);
     }
     close_backends(&be);
 }
 END_TEST
 
 static const struct {
-    int B, T, C;
-} gather_shapes[] = {
-    {4, 77, 128}, /* float4 path */
-    {3, 9, 37},   /* scalar path */
-    {1, 1, 1},
+    int C;
+    row_lengths rows;
+} gather_cases[] = {
+    {128, {{77, 1, 12, 40}}}, /* float4 path */
+    {37, {{9, 1, 4}}},        /* scalar path */
+    {1, {{1}}},
 };
 
 START_TEST(gather_rows_matches_cpu)
 {
     backends be = open_backends(0);
-    for (size_t s = 0; s < sizeof gather_shapes / sizeof gather_shapes[0]; s++) {
-        int B = gather_shapes[s].B, T = gather_shapes[s].T, C = gather_shapes[s].C;
-        printf("gather_rows B=%d T=%d C=%d\n", B, T, C);
-        size_t n = (size_t)B * T * C;
+    for (size_t s = 0; s < sizeof gather_cases / sizeof gather_cases[0]; s++) {
+        int C = gather_cases[s].C;
+        packed p = pack(&gather_cases[s].rows);
+        int B = p.B, N = p.N;
+        printf("gather_rows C=%d; ", C);
+        print_rows("rows", &p);
+        size_t n = (size_t)N * C;
+
+        /* one token of each row, somewhere inside it: distinct indices */
         int32_t *rows = clipt_test_calloc((size_t)B, sizeof(int32_t));
-        clipt_test_fill_ids(rows, (size_t)B, 70 + s, T);
+        clipt_test_fill_ids(rows, (size_t)B, 70 + s, p.max_len);
+        for (int b = 0; b < B; b++) {
+            rows[b] = p.offsets[b] + rows[b] % (p.offsets[b + 1] - p.offsets[b]);
+        }
         float *inp = random_floats(n, 71 + s, -1.0f, 1.0f);
         float *dout = random_floats((size_t)B * C, 72 + s, -1.0f, 1.0f);
         float *dinp = random_floats(n, 73 + s, -0.5f, 0.5f);
@@ -218,12 +296,12 @@ START_TEST(gather_rows_matches_cpu)
         float *d_dinp = dev_floats(&be, dinp, n);
         float *d_out = dev_floats(&be, NULL, (size_t)B * C);
 
-        expect_ok(clipt_cpu_gather_rows(be.cpu, out, inp, rows, B, T, C), "cpu");
-        expect_ok(be.gpu->backend->gather_rows(be.gpu, d_out, d_inp, d_rows, B, T, C),
+        expect_ok(clipt_cpu_gather_rows(be.cpu, out, inp, rows, B, C), "cpu");
+        expect_ok(be.gpu->backend->gather_rows(be.gpu, d_out, d_inp, d_rows, B, C),
                   "gather_rows");
         check_device(&be, "gathered rows", d_out, out, (size_t)B * C, REL_EXACT);
-        expect_ok(clipt_cpu_gather_rows_backward(be.cpu, dinp, dout, rows, B, T, C), "cpu");
-        expect_ok(be.gpu->backend->gather_rows_backward(be.gpu, d_dinp, d_dout, d_rows, B, T, C),
+        expect_ok(clipt_cpu_gather_rows_backward(be.cpu, dinp, dout, rows, B, C), "cpu");
+        expect_ok(be.gpu->backend->gather_rows_backward(be.gpu, d_dinp, d_dout, d_rows, B, C),
                   "gather_rows_backward");
         check_device(&be, "scattered gradient", d_dinp, dinp, n, REL_EXACT);
 
@@ -233,6 +311,7 @@ START_TEST(gather_rows_matches_cpu)
         clipt_test_device_free(be.gpu, d_dinp);
         clipt_test_device_free(be.gpu, d_out);
         free(rows); free(inp); free(dout); free(dinp); free(out);
+        packed_free(&p);
     }
     close_backends(&be);
 }
@@ -406,38 +485,52 @@ END_TEST
 /* ------------------------------------------------------------------------ */
 
 static const struct {
-    int B, T, C, NH, small;
-} attention_shapes[] = {
-    {2, 77, 128, 2, 0}, /* fast path: CLIP's T and head size 64 */
-    {3, 13, 64, 1, 1},  /* fast path */
-    {1, 1, 64, 1, 1},   /* fast path, one token */
-    {2, 78, 128, 2, 0}, /* general path: T > 77 */
-    {2, 33, 96, 1, 1},  /* general path: HS 96, keys cross a 32-key chunk */
-    {2, 9, 48, 3, 1},   /* general path: HS 16 */
-    {1, 40, 300, 3, 1}, /* general path: HS 100 */
+    int C, NH, small;
+    row_lengths rows;
+} attention_cases[] = {
+    /* fast path: max_len <= 77 and head size 64 */
+    {128, 2, 0, {{77, 1, 30, 77, 5}}}, /* full rows beside short ones */
+    {128, 2, 1, {{8, 12, 9, 11, 10, 1, 12, 8, 9, 10, 11, 12, 8, 9, 10, 11}}}, /* training */
+    {64, 1, 1, {{13, 1, 8}}},
+    {64, 1, 1, {{1}}},                 /* one token */
+    {64, 1, 1, {{6, -1, 3}}},          /* an empty row in the middle */
+    {64, 1, 1, {{20, 20, 20}}},        /* rows padded to T = 20 */
+    /* general path */
+    {128, 2, 0, {{78, 1, 40}}},        /* max_len > 77 */
+    {64, 1, 1, {{100, 1, 65}}},        /* head size 64 with long rows */
+    {96, 1, 1, {{33, 1, 70}}},         /* HS 96, keys cross 32-key chunks */
+    {48, 3, 1, {{9, 1, 4, 12}}},       /* HS 16 */
+    {48, 3, 1, {{5, -1, 7, 1}}},       /* HS 16, an empty row */
+    {300, 3, 1, {{40, 1}}},            /* HS 100 */
 };
 
 START_TEST(attention_matches_cpu)
 {
     backends be = open_backends(0);
-    for (size_t s = 0; s < sizeof attention_shapes / sizeof attention_shapes[0]; s++) {
-        int B = attention_shapes[s].B, T = attention_shapes[s].T;
-        int C = attention_shapes[s].C, NH = attention_shapes[s].NH;
-        if (clipt_test_small_shapes() && !attention_shapes[s].small) continue;
-        printf("attention B=%d T=%d C=%d NH=%d (HS %d)\n", B, T, C, NH, C / NH);
-        size_t nqkv = (size_t)B * T * 3 * C, nout = (size_t)B * T * C;
-        size_t nlse = (size_t)B * NH * T;
+    for (size_t s = 0; s < sizeof attention_cases / sizeof attention_cases[0]; s++) {
+        int C = attention_cases[s].C, NH = attention_cases[s].NH;
+        if (clipt_test_small_shapes() && !attention_cases[s].small) continue;
+        packed p = pack(&attention_cases[s].rows);
+        int B = p.B, N = p.N, max_len = p.max_len;
+        printf("attention C=%d NH=%d (HS %d); ", C, NH, C / NH);
+        print_rows("rows", &p);
+        size_t nqkv = (size_t)N * 3 * C, nout = (size_t)N * C;
+        size_t nlse = (size_t)N * NH;
         float *qkv = random_floats(nqkv, 300 + s, -1.0f, 1.0f);
         float *dout = random_floats(nout, 301 + s, -1.0f, 1.0f);
         float *dqkv = random_floats(nqkv, 302 + s, -0.1f, 0.1f);
         float *out = clipt_test_calloc(nout, sizeof(float));
         float *lse = clipt_test_calloc(nlse, sizeof(float));
+        int32_t *d_offsets = dev_ints(&be, p.offsets, (size_t)B + 1);
         float *d_qkv = dev_floats(&be, qkv, nqkv), *d_dout = dev_floats(&be, dout, nout);
         float *d_dqkv = dev_floats(&be, dqkv, nqkv), *d_out = dev_floats(&be, NULL, nout);
         float *d_lse = dev_floats(&be, NULL, nlse);
 
-        expect_ok(clipt_cpu_attention_forward(be.cpu, out, lse, qkv, B, T, C, NH), "cpu");
-        expect_ok(be.gpu->backend->attention_forward(be.gpu, d_out, d_lse, d_qkv, B, T, C, NH),
+        expect_ok(clipt_cpu_attention_forward(be.cpu, out, lse, qkv, p.offsets, B, N, C, NH,
+                                              max_len),
+                  "cpu");
+        expect_ok(be.gpu->backend->attention_forward(be.gpu, d_out, d_lse, d_qkv, d_offsets, B,
+                                                     N, C, NH, max_len),
                   "attention_forward");
         check_device(&be, "out", d_out, out, nout, REL_ATTENTION_FORWARD);
         check_device(&be, "lse", d_lse, lse, nlse, REL_ATTENTION_FORWARD);
@@ -445,16 +538,20 @@ START_TEST(attention_matches_cpu)
         /* the GPU backward reads the CPU's out and lse, so only the backward
          * arithmetic is compared */
         float *d_cpu_out = dev_floats(&be, out, nout), *d_cpu_lse = dev_floats(&be, lse, nlse);
-        expect_ok(clipt_cpu_attention_backward(be.cpu, dqkv, dout, qkv, out, lse, B, T, C, NH),
+        expect_ok(clipt_cpu_attention_backward(be.cpu, dqkv, dout, qkv, out, lse, p.offsets, B,
+                                               N, C, NH, max_len),
                   "cpu");
         expect_ok(be.gpu->backend->attention_backward(be.gpu, d_dqkv, d_dout, d_qkv, d_cpu_out,
-                                                      d_cpu_lse, B, T, C, NH),
+                                                      d_cpu_lse, d_offsets, B, N, C, NH,
+                                                      max_len),
                   "attention_backward");
         check_device(&be, "dqkv", d_dqkv, dqkv, nqkv, REL_ATTENTION_BACKWARD);
 
         float *dev[] = {d_qkv, d_dout, d_dqkv, d_out, d_lse, d_cpu_out, d_cpu_lse};
         for (size_t i = 0; i < sizeof dev / sizeof dev[0]; i++) clipt_test_device_free(be.gpu, dev[i]);
+        clipt_test_device_free(be.gpu, d_offsets);
         free(qkv); free(dout); free(dqkv); free(out); free(lse);
+        packed_free(&p);
     }
     close_backends(&be);
 }

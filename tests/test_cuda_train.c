@@ -1,10 +1,12 @@
 /* Whole training steps on the GPU. One step (loss, every gradient tensor,
  * AdamW) is compared with the same step on the CPU, with all tensors and
- * with only the top block training. Determinism: the same steps run twice
- * on the GPU must give bit-identical parameters. Two tiny configurations cover
- * both attention paths (head size 64 takes the fast path, 16 the general
- * one) and both activations. Without a CUDA device the suite reports
- * itself skipped. */
+ * with only the top block training, on packed rows (the default) and on
+ * rows padded to T. The batch's rows end at different columns, one after a
+ * single token, so the packed rows have mixed lengths. Determinism: the
+ * same steps run twice on the GPU must give bit-identical parameters. Two
+ * tiny configurations cover both attention paths (head size 64 takes the
+ * fast path, 16 the general one) and both activations. Without a CUDA
+ * device the suite reports itself skipped. */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -140,12 +142,16 @@ static void check_by_tensor(const char *what, clipt_model *m, const float *got,
 /* One step, CPU against GPU                                                */
 /* ------------------------------------------------------------------------ */
 
-static void compare_step(const clipt_model_config *cfg, int top_blocks)
+/* pack_rows 0 computes every row on all T columns, as model->pack_rows
+ * does. */
+static void compare_step(const clipt_model_config *cfg, int top_blocks, int pack_rows)
 {
     clipt_context *cpu = clipt_test_cpu_context();
     clipt_context *gpu = clipt_test_cuda_context(0);
     clipt_model *mc = make_model(cpu, cfg, top_blocks);
     clipt_model *mg = make_model(gpu, cfg, top_blocks);
+    mc->pack_rows = pack_rows;
+    mg->pack_rows = pack_rows;
     batch bt;
     make_batch(&bt, cfg->vocab_size, cfg->projection_dim, 77);
 
@@ -218,7 +224,7 @@ START_TEST(step_matches_cpu_fast_attention)
 {
     clipt_model_config cfg = fast_path_config();
     printf("training step, width 128, 2 heads, every tensor trains\n");
-    compare_step(&cfg, -1);
+    compare_step(&cfg, -1, 1);
 }
 END_TEST
 
@@ -226,7 +232,7 @@ START_TEST(step_matches_cpu_general_attention)
 {
     clipt_model_config cfg = general_path_config();
     printf("training step, width 48, 3 heads, every tensor trains\n");
-    compare_step(&cfg, -1);
+    compare_step(&cfg, -1, 1);
 }
 END_TEST
 
@@ -234,7 +240,15 @@ START_TEST(step_matches_cpu_top_block_only)
 {
     clipt_model_config cfg = fast_path_config();
     printf("training step, width 128, only the top block and head train\n");
-    compare_step(&cfg, 1);
+    compare_step(&cfg, 1, 1);
+}
+END_TEST
+
+START_TEST(step_matches_cpu_padded_rows)
+{
+    clipt_model_config cfg = fast_path_config();
+    printf("training step, width 128, 2 heads, rows padded to %d tokens\n", (int)T);
+    compare_step(&cfg, -1, 0);
 }
 END_TEST
 
@@ -326,6 +340,7 @@ static Suite *make_suite(void)
     tcase_add_test(tc, step_matches_cpu_fast_attention);
     tcase_add_test(tc, step_matches_cpu_general_attention);
     tcase_add_test(tc, step_matches_cpu_top_block_only);
+    tcase_add_test(tc, step_matches_cpu_padded_rows);
     tcase_add_test(tc, training_is_deterministic_fast_attention);
     tcase_add_test(tc, training_is_deterministic_general_attention);
     suite_add_tcase(s, tc);
