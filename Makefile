@@ -8,6 +8,8 @@
 #   make demo            the main job: fine-tune on WordNet (see README.md)
 #   make install PREFIX=/usr/local
 #   make CUDA=0 ...      build without the CUDA backend even when nvcc exists
+#   make gpu-check       bundle the GPU suites and benchmarks for a GPU machine
+#                        (docs/gpu-check.md)
 #
 # Build outputs go to $(BUILD) (default build/); the sanitizer build uses
 # build-asan/.
@@ -67,7 +69,8 @@ ifeq ($(CUDA),1)
                 -Iinclude -Ilib -DCLIPT_BUILDING_LIBRARY -DCLIPT_WITH_CUDA -MMD -MP
   # The CUDA runtime is linked statically and the driver is never linked:
   # the library loads on machines without a GPU or driver.
-  LDLIBS_ALL += -L$(CUDA_HOME)/lib64 -lcudart_static -ldl -lrt
+  # Template kernels and CUB need the C++ runtime (static-local guards).
+  LDLIBS_ALL += -L$(CUDA_HOME)/lib64 -lcudart_static -ldl -lrt -lstdc++
 endif
 
 # ---- sources ---------------------------------------------------------------
@@ -77,7 +80,7 @@ LIB_OBJ := $(LIB_SRC:%.c=$(BUILD)/obj/%.o) $(CU_SRC:%.cu=$(BUILD)/obj/%.o)
 TEST_SRC := $(wildcard tests/test_*.c)
 TEST_BIN := $(TEST_SRC:tests/%.c=$(BUILD)/tests/%)
 TEST_SUPPORT := $(BUILD)/obj/tests/harness.o $(BUILD)/obj/tests/reference.o \
-                $(BUILD)/obj/tests/files.o
+                $(BUILD)/obj/tests/files.o $(BUILD)/obj/tests/cuda_harness.o
 SCRIPT_TEST_BIN := $(patsubst tests/%.sh,$(BUILD)/tests/%,$(wildcard tests/test_*.sh))
 EXAMPLE_SRC := $(wildcard examples/*.c)
 EXAMPLE_BIN := $(EXAMPLE_SRC:examples/%.c=$(BUILD)/examples/%)
@@ -88,7 +91,7 @@ VERSION := 0.1.0
 SONAME := libclipt.so.0
 
 .PHONY: all lib examples tests bench test test-asan setup install clean demo \
-        format-check fuzz fuzz-run
+        gpu-check format-check fuzz fuzz-run
 
 all: lib examples
 
@@ -146,6 +149,36 @@ $(BUILD)/tests/test_%: tests/test_%.sh
 examples: $(EXAMPLE_BIN)
 bench: $(BENCH_BIN)
 tests: lib $(TEST_BIN) $(BUILD)/tests/cxx_header $(SCRIPT_TEST_BIN)
+
+# ---- GPU check bundle ------------------------------------------------------
+# The GPU suites and benchmarks, linked here with an rpath of $ORIGIN/../lib
+# (DT_RPATH, which also serves the libraries' own dependencies), and the
+# shared libraries they need copied beside them by scripts/gpu-check, so a
+# machine with only the NVIDIA driver and cuBLAS can run them.
+GPU_CHECK := $(BUILD)/gpu-check
+GPU_CHECK_TESTS := $(patsubst tests/%.c,$(GPU_CHECK)/bin/%,$(wildcard tests/test_cuda_*.c))
+# The CUDA op benchmark and the training step; the other benchmarks need
+# data files that the bundle does not carry.
+GPU_CHECK_BENCH := $(patsubst bench/%.c,$(GPU_CHECK)/bin/%,\
+                     $(wildcard bench/bench_cuda_*.c) $(wildcard bench/step.c))
+BUNDLE_LDFLAGS := -Wl,-rpath,'$$ORIGIN/../lib' -Wl,--disable-new-dtags
+
+$(GPU_CHECK)/bin/test_%: $(BUILD)/obj/tests/test_%.o $(TEST_SUPPORT) $(BUILD)/libclipt.a
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS_ALL) $< $(TEST_SUPPORT) -o $@ $(BUILD)/libclipt.a $(LDLIBS_ALL) \
+	    $(CHECK_LIBS) $(BUNDLE_LDFLAGS)
+
+$(GPU_CHECK)/bin/%: bench/%.c $(BUILD)/libclipt.a
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS_ALL) $< -o $@ $(BUILD)/libclipt.a $(LDLIBS_ALL) $(BUNDLE_LDFLAGS)
+
+gpu-check:
+ifneq ($(CUDA),1)
+	$(error gpu-check needs the CUDA backend: nvcc was not found or CUDA=0 was given)
+endif
+	rm -rf $(GPU_CHECK)
+	$(MAKE) $(GPU_CHECK_TESTS) $(GPU_CHECK_BENCH)
+	scripts/gpu-check $(BUILD)
 
 # ---- running ---------------------------------------------------------------
 setup:
