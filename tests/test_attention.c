@@ -10,8 +10,8 @@
 #include "ops/attention.h"
 #include "reference.h"
 
-/* Forward: the CPU op accumulates in double and rounds once to fp32, so
- * it matches the reference to fp32 rounding of O(1) values. */
+/* Forward: fp32 dot products over at most 128 channels and a softmax
+ * summed in double; the rounding stays below 3e-7 on O(1) values. */
 #define FORWARD_ATOL 1e-6
 #define FORWARD_RTOL 1e-6
 /* Backward: gradients are accumulated in fp32 over up to T = 13 key
