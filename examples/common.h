@@ -19,12 +19,12 @@
 static const char *const example_relation_names[CLIPT_RELATION_COUNT] = {
     "synonym", "hypernym", "hyponym", "co-hyponym", "random"};
 
-/* Prints "program: what: STATUS: detail" to stderr and returns 1. */
-static inline int example_fail(const char *program, const char *what, clipt_status st)
+/* Prints "program: context: detail (STATUS)" to stderr and returns 1. */
+static inline int example_fail(const char *program, const char *context, clipt_status st)
 {
-    fprintf(stderr, "%s: %s: %s (%s)\n", program, what, clipt_last_error()[0] ? clipt_last_error()
-                                                                          : clipt_status_string(st),
-            clipt_status_name(st));
+    const char *detail = clipt_last_error();
+    if (detail[0] == '\0') detail = clipt_status_string(st);
+    fprintf(stderr, "%s: %s: %s (%s)\n", program, context, detail, clipt_status_name(st));
     return 1;
 }
 

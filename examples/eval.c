@@ -10,6 +10,96 @@
 
 #include "common.h"
 
+/* Reads pairs from a tab-separated file; returns the count or -1 after
+ * printing the file and line of the problem. Texts are kept in *storage. */
+static long read_pairs_file(const char *path, clipt_pair **out, char **storage)
+{
+    FILE *f = fopen(path, "r");
+    if (f == NULL) {
+        perror(path);
+        return -1;
+    }
+    size_t cap = 0, n = 0, lineno = 0;
+    clipt_pair *pairs = NULL;
+    char *line = NULL, *all = NULL;
+    size_t line_cap = 0, all_len = 0, all_cap = 0;
+    ssize_t len;
+    /* First pass: keep every line; texts point into the copy afterwards. */
+    while ((len = getline(&line, &line_cap, f)) > 0) {
+        if (all_len + (size_t)len + 1 > all_cap) {
+            all_cap = (all_len + (size_t)len + 1) * 2;
+            char *p = realloc(all, all_cap);
+            if (p == NULL) goto oom;
+            all = p;
+        }
+        memcpy(all + all_len, line, (size_t)len + 1);
+        all_len += (size_t)len + 1;
+    }
+    fclose(f);
+    free(line);
+    for (size_t pos = 0; pos < all_len;) {
+        char *l = all + pos;
+        pos += strlen(l) + 1;
+        lineno++;
+        l[strcspn(l, "\r\n")] = '\0';
+        if (l[0] == '\0' || l[0] == '#') continue;
+        char *fields[4] = {NULL, NULL, NULL, NULL};
+        int nf = 0;
+        for (char *tok = l; tok != NULL && nf < 4; nf++) {
+            fields[nf] = tok;
+            tok = strchr(tok, '\t');
+            if (tok != NULL) *tok++ = '\0';
+        }
+        char *end = NULL;
+        double target = nf >= 3 ? strtod(fields[2], &end) : 0.0;
+        if (nf < 3 || end == fields[2] || *end != '\0') {
+            fprintf(stderr, "eval: %s:%zu: expected TEXT_A<tab>TEXT_B<tab>TARGET\n", path, lineno);
+            free(pairs);
+            free(all);
+            return -1;
+        }
+        int relation = CLIPT_RELATION_RANDOM;
+        if (nf == 4) {
+            relation = -1;
+            for (int k = 0; k < CLIPT_RELATION_COUNT; k++) {
+                if (strcmp(fields[3], example_relation_names[k]) == 0) relation = k;
+            }
+            if (relation < 0) {
+                fprintf(stderr, "eval: %s:%zu: unknown relation \"%s\"\n", path, lineno, fields[3]);
+                free(pairs);
+                free(all);
+                return -1;
+            }
+        }
+        if (n == cap) {
+            cap = cap ? cap * 2 : 1024;
+            clipt_pair *p = realloc(pairs, cap * sizeof *p);
+            if (p == NULL) {
+                free(pairs);
+                free(all);
+                fprintf(stderr, "eval: out of memory reading %s\n", path);
+                return -1;
+            }
+            pairs = p;
+        }
+        memset(&pairs[n], 0, sizeof pairs[n]);
+        pairs[n].text_a = fields[0];
+        pairs[n].text_b = fields[1];
+        pairs[n].target = target;
+        pairs[n].relation = (clipt_relation)relation;
+        n++;
+    }
+    *out = pairs;
+    *storage = all;
+    return (long)n;
+oom:
+    fclose(f);
+    free(line);
+    free(all);
+    fprintf(stderr, "eval: out of memory reading %s\n", path);
+    return -1;
+}
+
 static void usage(FILE *f)
 {
     fprintf(f,
@@ -34,6 +124,10 @@ static void usage(FILE *f)
 "                       the data options of finetune; give the same values\n"
 "                       as the run being checked (defaults are finetune's)\n"
 "  --eval-pairs N       held-out pairs (default 3000)\n"
+"  --pairs-file FILE    evaluate on the pairs of FILE instead: one pair per\n"
+"                       line, TEXT_A<tab>TEXT_B<tab>TARGET[<tab>RELATION], with\n"
+"                       RELATION synonym, hypernym, hyponym, co-hyponym or\n"
+"                       random (default random); '#' starts a comment line\n"
 "  --eval-seed N        seed of the evaluation pairs (default 7)\n"
 "  --device DEV         cpu, cuda, cuda:N or auto (default auto)\n"
 "  --threads N          CPU threads, 0 = all (default 0)\n");
@@ -42,7 +136,7 @@ static void usage(FILE *f)
 int main(int argc, char **argv)
 {
     const char *model_dir = NULL, *preset = NULL, *ref_dir = NULL, *ref_preset = NULL;
-    const char *tok_arg = NULL, *device = "auto";
+    const char *tok_arg = NULL, *device = "auto", *pairs_file = NULL;
     unsigned long long init_seed = 0, ref_seed = 0, eval_seed = 7;
     long long eval_pairs = 3000;
     int threads = 0;
@@ -75,6 +169,7 @@ int main(int argc, char **argv)
         else if (!strcmp(a, "--textbook-wup")) d.textbook = 1;
         else if (TAKE("--eval-pairs")) eval_pairs = atoll(v);
         else if (TAKE("--eval-seed")) eval_seed = strtoull(v, NULL, 10);
+        else if (TAKE("--pairs-file")) pairs_file = v;
         else if (TAKE("--device")) device = v;
         else if (TAKE("--threads")) threads = atoi(v);
         else {
@@ -101,7 +196,20 @@ int main(int argc, char **argv)
     clipt_tokenizer *tok = NULL;
     clipt_wordnet *wn = NULL;
     clipt_sampler *sampler = NULL;
-    clipt_pair *pairs = calloc((size_t)eval_pairs, sizeof *pairs);
+    clipt_pair *pairs = NULL;
+    char *pair_texts = NULL;
+    if (pairs_file != NULL) {
+        long n = read_pairs_file(pairs_file, &pairs, &pair_texts);
+        if (n < 2) {
+            if (n >= 0) fprintf(stderr, "eval: %s has fewer than 2 pairs\n", pairs_file);
+            free(pairs);
+            free(pair_texts);
+            return 1;
+        }
+        eval_pairs = n;
+    } else {
+        pairs = calloc((size_t)eval_pairs, sizeof *pairs);
+    }
     char tok_path[4096];
     int rc = 1;
     clipt_status st;
@@ -127,17 +235,20 @@ int main(int argc, char **argv)
         rc = example_fail("eval", tok_path, st);
         goto done;
     }
-    if ((st = clipt_wordnet_load(d.wordnet_dir, &wn)) != CLIPT_OK) {
-        rc = example_fail("eval", "loading WordNet", st);
-        goto done;
-    }
-    if ((st = example_open_sampler(wn, &d, &sampler)) != CLIPT_OK) {
-        rc = example_fail("eval", "preparing the pair sampler", st);
-        goto done;
-    }
-    if ((st = clipt_sampler_eval_pairs(sampler, eval_seed, pairs, (size_t)eval_pairs)) != CLIPT_OK) {
-        rc = example_fail("eval", "drawing the evaluation pairs", st);
-        goto done;
+    if (pairs_file == NULL) {
+        if ((st = clipt_wordnet_load(d.wordnet_dir, &wn)) != CLIPT_OK) {
+            rc = example_fail("eval", "loading WordNet", st);
+            goto done;
+        }
+        if ((st = example_open_sampler(wn, &d, &sampler)) != CLIPT_OK) {
+            rc = example_fail("eval", "preparing the pair sampler", st);
+            goto done;
+        }
+        if ((st = clipt_sampler_eval_pairs(sampler, eval_seed, pairs, (size_t)eval_pairs)) !=
+            CLIPT_OK) {
+            rc = example_fail("eval", "drawing the evaluation pairs", st);
+            goto done;
+        }
     }
     clipt_eval_stats mine, theirs;
     if ((st = clipt_evaluate(model, ref, tok, pairs, (size_t)eval_pairs, &mine)) != CLIPT_OK) {
@@ -158,6 +269,7 @@ int main(int argc, char **argv)
     rc = 0;
 done:
     free(pairs);
+    free(pair_texts);
     clipt_sampler_free(sampler);
     clipt_wordnet_free(wn);
     clipt_tokenizer_free(tok);

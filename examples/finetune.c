@@ -198,7 +198,7 @@ static int parse_args(int argc, char **argv, options *o)
 /* Output files                                                             */
 /* ------------------------------------------------------------------------ */
 
-/* The caller's part of the state file: where the run stands. */
+/* The program's section of the state file: the run's schedule and position. */
 typedef struct run_record {
     uint32_t version;
     uint32_t calibrated;       /* total_steps fixed from timing */
@@ -464,9 +464,11 @@ int main(int argc, char **argv)
     printf("WordNet %s: train %d synsets, %d texts; held-out %d synsets, %d texts; template \"%s\"\n",
            clipt_wordnet_dir(r.wn), train_info.synsets, train_info.texts, held_info.synsets,
            held_info.texts, o.data.template_text);
+    const char *length = "time budget";
+    if (o.steps > 0) length = "fixed steps";
+    else if (o.epochs > 0) length = "epochs";
     printf("%d pairs per batch, lr %g (%s, warm-up %lld), weight decay %g, lambda %g, %s\n",
-           o.pairs, o.lr, o.schedule, o.warmup, o.weight_decay, o.lambda,
-           o.steps > 0 ? "fixed steps" : o.epochs > 0 ? "epochs" : "time budget");
+           o.pairs, o.lr, o.schedule, o.warmup, o.weight_decay, o.lambda, length);
     if (o.resume) printf("resumed at step %lld\n", (long long)clipt_trainer_steps(r.trainer));
 
     /* ---- evaluation before training ---- */
