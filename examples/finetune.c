@@ -328,7 +328,7 @@ static int save_state(run *r, const options *o, const run_record *rec)
     snprintf(path, sizeof path, "%s/state.clipt", o->out_dir);
     if (st == CLIPT_OK) st = clipt_trainer_save_state(r->trainer, path, &copy, sizeof copy);
     if (st != CLIPT_OK) return example_fail("finetune", "saving the training state", st);
-    if (o->lambda > 0) {
+    {
         snprintf(path, sizeof path, "%s/m0_cache.clipt", o->out_dir);
         st = clipt_trainer_save_cache(r->trainer, path);
         if (st != CLIPT_OK) return example_fail("finetune", "saving the M0 cache", st);
@@ -423,7 +423,7 @@ int main(int argc, char **argv)
     char path[4096];
     if (o.resume) {
         snprintf(path, sizeof path, "%s/m0_cache.clipt", o.out_dir);
-        if (o.lambda > 0 && example_file_exists(path) &&
+        if (example_file_exists(path) &&
             (st = clipt_trainer_load_cache(r.trainer, path)) != CLIPT_OK) {
             rc = example_fail("finetune", path, st);
             goto done;

@@ -54,56 +54,35 @@ static double token_overlap(const clipt_text_batch *b, int row_a, int row_b)
     return union_size > 0 ? (double)common / union_size : 0.0;
 }
 
-CLIPT_API clipt_status clipt_evaluate(clipt_model *model, clipt_model *reference,
-                                      clipt_tokenizer *tokenizer, const clipt_pair *pairs,
-                                      size_t n, clipt_eval_stats *stats)
+/* Scores model on the n pairs of batch b; E_ref (U,P), when not NULL,
+ * holds the reference model's embeddings of the rows, for drift. */
+static clipt_status evaluate_batch(clipt_model *model, const clipt_text_batch *b,
+                                   const float *E_ref, const clipt_pair *pairs, size_t n,
+                                   clipt_eval_stats *stats)
 {
-    if (model == NULL || tokenizer == NULL || stats == NULL) {
-        return clipt_set_error(CLIPT_ERR_INVALID_ARGUMENT,
-                               "clipt_evaluate: model, tokenizer and stats must not be NULL");
-    }
     int P = model->cfg.projection_dim;
-    if (reference != NULL && reference->cfg.projection_dim != P) {
-        return clipt_set_error(CLIPT_ERR_SHAPE,
-                               "the reference model's projection width is %d, the model's %d",
-                               reference->cfg.projection_dim, P);
-    }
-    for (size_t i = 0; i < n && pairs != NULL; i++) {
-        if ((unsigned)pairs[i].relation >= CLIPT_RELATION_COUNT) {
-            return clipt_set_error(CLIPT_ERR_INVALID_ARGUMENT, "pair %zu: unknown relation %d",
-                                   i, (int)pairs[i].relation);
-        }
-    }
+    size_t U = (size_t)b->U;
     clipt_status status = CLIPT_OK;
-    clipt_text_batch b;
-    clipt_text_batch_init(&b);
-    float *E = NULL, *E0 = NULL;
-    double *cos = NULL, *target = NULL, *overlap = NULL, *x = NULL, *y = NULL;
-    CLIPT_TRY_GOTO(clipt_text_batch_build(&b, tokenizer, model->cfg.context_length, pairs, n));
-    size_t U = (size_t)b.U;
-    E = malloc(U * (size_t)P * sizeof(float));
-    if (reference != NULL) E0 = malloc(U * (size_t)P * sizeof(float));
-    cos = malloc(n * sizeof(double));
-    target = malloc(n * sizeof(double));
-    overlap = malloc(n * sizeof(double));
-    x = malloc(n * sizeof(double));
-    y = malloc(n * sizeof(double));
-    if (E == NULL || (reference != NULL && E0 == NULL) || cos == NULL || target == NULL ||
-        overlap == NULL || x == NULL || y == NULL) {
+    float *E = malloc(U * (size_t)P * sizeof(float));
+    double *cos = malloc(n * sizeof(double));
+    double *target = malloc(n * sizeof(double));
+    double *overlap = malloc(n * sizeof(double));
+    double *x = malloc(n * sizeof(double));
+    double *y = malloc(n * sizeof(double));
+    if (E == NULL || cos == NULL || target == NULL || overlap == NULL || x == NULL || y == NULL) {
         status = clipt_set_error(CLIPT_ERR_OUT_OF_MEMORY,
                                  "out of host memory evaluating %zu pairs", n);
         goto fail;
     }
-    CLIPT_TRY_GOTO(encode_rows(model, &b, E));
-    if (reference != NULL) CLIPT_TRY_GOTO(encode_rows(reference, &b, E0));
+    CLIPT_TRY_GOTO(encode_rows(model, b, E));
 
     memset(stats, 0, sizeof *stats);
     stats->pairs = n;
     double distance = 0.0;
     for (size_t i = 0; i < n; i++) {
-        cos[i] = cosine(E + (size_t)b.pair_a[i] * P, E + (size_t)b.pair_b[i] * P, P);
+        cos[i] = cosine(E + (size_t)b->pair_a[i] * P, E + (size_t)b->pair_b[i] * P, P);
         target[i] = pairs[i].target;
-        overlap[i] = token_overlap(&b, b.pair_a[i], b.pair_b[i]);
+        overlap[i] = token_overlap(b, b->pair_a[i], b->pair_b[i]);
         distance += (target[i] - cos[i]) * (target[i] - cos[i]);
     }
     stats->spearman = clipt_spearman(cos, target, n);
@@ -111,11 +90,9 @@ CLIPT_API clipt_status clipt_evaluate(clipt_model *model, clipt_model *reference
     stats->distance = distance / (double)n;
     stats->overlap_spearman = clipt_spearman(overlap, target, n);
     stats->drift = NAN;
-    if (reference != NULL) {
+    if (E_ref != NULL) {
         double drift = 0.0;
-        for (size_t u = 0; u < U; u++) {
-            drift += cosine(E + u * P, E0 + u * P, P);
-        }
+        for (size_t u = 0; u < U; u++) drift += cosine(E + u * P, E_ref + u * P, P);
         stats->drift = drift / (double)U;
     }
     for (int k = 0; k < CLIPT_RELATION_COUNT; k++) {
@@ -133,11 +110,8 @@ CLIPT_API clipt_status clipt_evaluate(clipt_model *model, clipt_model *reference
         stats->kind_pearson[k] = m >= 2 ? clipt_pearson(x, y, m) : NAN;
         stats->kind_distance[k] = m >= 1 ? d / (double)m : NAN;
     }
-
 fail:
-    clipt_text_batch_release(&b);
     free(E);
-    free(E0);
     free(cos);
     free(target);
     free(overlap);
@@ -146,12 +120,65 @@ fail:
     return status;
 }
 
+static clipt_status check_relations(const clipt_pair *pairs, size_t n)
+{
+    for (size_t i = 0; i < n && pairs != NULL; i++) {
+        if ((unsigned)pairs[i].relation >= CLIPT_RELATION_COUNT) {
+            return clipt_set_error(CLIPT_ERR_INVALID_ARGUMENT, "pair %zu: unknown relation %d",
+                                   i, (int)pairs[i].relation);
+        }
+    }
+    return CLIPT_OK;
+}
+
+CLIPT_API clipt_status clipt_evaluate(clipt_model *model, clipt_model *reference,
+                                      clipt_tokenizer *tokenizer, const clipt_pair *pairs,
+                                      size_t n, clipt_eval_stats *stats)
+{
+    if (model == NULL || tokenizer == NULL || stats == NULL) {
+        return clipt_set_error(CLIPT_ERR_INVALID_ARGUMENT,
+                               "clipt_evaluate: model, tokenizer and stats must not be NULL");
+    }
+    int P = model->cfg.projection_dim;
+    if (reference != NULL && reference->cfg.projection_dim != P) {
+        return clipt_set_error(CLIPT_ERR_SHAPE,
+                               "the reference model's projection width is %d, the model's %d",
+                               reference->cfg.projection_dim, P);
+    }
+    CLIPT_TRY(check_relations(pairs, n));
+    clipt_status status = CLIPT_OK;
+    clipt_text_batch b;
+    clipt_text_batch_init(&b);
+    float *E_ref = NULL;
+    CLIPT_TRY_GOTO(clipt_text_batch_build(&b, tokenizer, model->cfg.context_length, pairs, n));
+    if (reference != NULL) {
+        E_ref = malloc((size_t)b.U * (size_t)P * sizeof(float));
+        if (E_ref == NULL) {
+            status = clipt_set_error(CLIPT_ERR_OUT_OF_MEMORY,
+                                     "out of host memory for %d reference embeddings", b.U);
+            goto fail;
+        }
+        CLIPT_TRY_GOTO(encode_rows(reference, &b, E_ref));
+    }
+    CLIPT_TRY_GOTO(evaluate_batch(model, &b, E_ref, pairs, n, stats));
+fail:
+    clipt_text_batch_release(&b);
+    free(E_ref);
+    return status;
+}
+
 CLIPT_API clipt_status clipt_trainer_evaluate(clipt_trainer *t, const clipt_pair *pairs, size_t n,
                                               clipt_eval_stats *stats)
 {
-    if (t == NULL) {
+    if (t == NULL || stats == NULL) {
         return clipt_set_error(CLIPT_ERR_INVALID_ARGUMENT,
-                               "clipt_trainer_evaluate: trainer is NULL");
+                               "clipt_trainer_evaluate: trainer and stats must not be NULL");
     }
-    return clipt_evaluate(t->model, t->original, t->tokenizer, pairs, n, stats);
+    CLIPT_TRY(check_relations(pairs, n));
+    /* The original model's embeddings come from the trainer's cache, so
+     * each evaluation text is encoded with M0 once per run. */
+    clipt_text_batch *b = &t->batch;
+    CLIPT_TRY(clipt_text_batch_build(b, t->tokenizer, t->model->cfg.context_length, pairs, n));
+    CLIPT_TRY(clipt_trainer_fill_original(t, b));
+    return evaluate_batch(t->model, b, t->E0, pairs, n, stats);
 }

@@ -296,11 +296,8 @@ static clipt_status cache_put(clipt_trainer *t, const char *text, const float *e
     return CLIPT_OK;
 }
 
-/* Fills t->E0 (U,P) for the current batch, encoding with M0 only the
- * texts not cached yet. */
-static clipt_status fill_E0(clipt_trainer *t)
+clipt_status clipt_trainer_fill_original(clipt_trainer *t, const clipt_text_batch *b)
 {
-    clipt_text_batch *b = &t->batch;
     size_t P = (size_t)t->model->cfg.projection_dim, U = (size_t)b->U, T = (size_t)b->T;
     CLIPT_TRY(grow_array((void **)&t->E0, &t->E0_capacity, U * P, sizeof(float),
                          "original embeddings"));
@@ -363,7 +360,7 @@ CLIPT_API clipt_status clipt_trainer_step(clipt_trainer *t, const clipt_pair *pa
     clipt_text_batch *b = &t->batch;
     CLIPT_TRY(clipt_text_batch_build(b, t->tokenizer, m->cfg.context_length, pairs, n));
     double lambda = t->options.lambda;
-    if (lambda > 0.0) CLIPT_TRY(fill_E0(t));
+    if (lambda > 0.0) CLIPT_TRY(clipt_trainer_fill_original(t, b));
 
     double lr = clipt_trainer_learning_rate(t, t->step);
     float losses[3];

@@ -48,6 +48,10 @@ struct clipt_trainer {
     size_t E0_capacity;
 };
 
+/* Fills t->E0 (U,P) with the original model's embeddings of batch b's
+ * rows, encoding with M0 only the texts not cached yet and caching them. */
+clipt_status clipt_trainer_fill_original(clipt_trainer *t, const clipt_text_batch *b);
+
 /* Creates a model with model's configuration on the same context and a
  * copy of its parameters. */
 clipt_status clipt_model_clone(const clipt_model *model, clipt_model **out);
