@@ -148,7 +148,8 @@ $(BUILD)/tests/test_%: tests/test_%.sh
 
 examples: $(EXAMPLE_BIN)
 bench: $(BENCH_BIN)
-tests: lib $(TEST_BIN) $(BUILD)/tests/cxx_header $(SCRIPT_TEST_BIN)
+# The benchmarks are built with the tests: tests/test_bench.sh runs them.
+tests: lib bench $(TEST_BIN) $(BUILD)/tests/cxx_header $(SCRIPT_TEST_BIN)
 
 # ---- GPU check bundle ------------------------------------------------------
 # The GPU suites and benchmarks, linked here with an rpath of $ORIGIN/../lib
@@ -157,10 +158,10 @@ tests: lib $(TEST_BIN) $(BUILD)/tests/cxx_header $(SCRIPT_TEST_BIN)
 # machine with only the NVIDIA driver and cuBLAS can run them.
 GPU_CHECK := $(BUILD)/gpu-check
 GPU_CHECK_TESTS := $(patsubst tests/%.c,$(GPU_CHECK)/bin/%,$(wildcard tests/test_cuda_*.c))
-# The CUDA op benchmark and the training step; the other benchmarks need
-# data files that the bundle does not carry.
-GPU_CHECK_BENCH := $(patsubst bench/%.c,$(GPU_CHECK)/bin/%,\
-                     $(wildcard bench/bench_cuda_*.c) $(wildcard bench/step.c))
+# The op benchmark and the training step; the other benchmarks need data
+# files that the bundle does not carry. scripts/gpu-check adds
+# bench/torch_kernels.py, PyTorch's side of the op benchmark.
+GPU_CHECK_BENCH := $(GPU_CHECK)/bin/kernels $(GPU_CHECK)/bin/step
 BUNDLE_LDFLAGS := -Wl,-rpath,'$$ORIGIN/../lib' -Wl,--disable-new-dtags
 
 $(GPU_CHECK)/bin/test_%: $(BUILD)/obj/tests/test_%.o $(TEST_SUPPORT) $(BUILD)/libclipt.a
