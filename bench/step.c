@@ -70,6 +70,15 @@ static int make_batch(batch *bt, int N, uint64_t seed)
     return 0;
 }
 
+static void free_batch(batch *bt)
+{
+    free(bt->ids);
+    free(bt->eot);
+    free(bt->pair_a);
+    free(bt->pair_b);
+    free(bt->target);
+}
+
 static int write_batch(const batch *bt, const char *path)
 {
     FILE *f = fopen(path, "w");
@@ -150,6 +159,7 @@ int main(int argc, char **argv)
             return 1;
         }
         printf("wrote %s: %d texts, %d pairs\n", batch_path, bt.U, bt.N);
+        free_batch(&bt);
         return 0;
     }
 
@@ -163,6 +173,12 @@ int main(int argc, char **argv)
     clipt_adamw_state opt;
     memset(&opt, 0, sizeof opt);
     clipt_status st = clipt_context_create(&opts, &ctx);
+    if (st == CLIPT_ERR_NO_DEVICE || st == CLIPT_ERR_NO_CUDA) {
+        /* The CUDA step has nothing to time on this machine. */
+        printf("skipped: step: no CUDA device (%s)\n", clipt_last_error());
+        free_batch(&bt);
+        return 0;
+    }
     if (st == CLIPT_OK) st = clipt_model_config_preset(preset, &cfg);
     if (st == CLIPT_OK) st = clipt_model_create(ctx, &cfg, seed, &m);
     if (st == CLIPT_OK) st = clipt_model_enable_grads(m);
@@ -219,5 +235,6 @@ int main(int argc, char **argv)
     clipt_context_free(ctx);
     free(E0);
     free(times);
+    free_batch(&bt);
     return 0;
 }

@@ -92,10 +92,7 @@ check_step_lines() { # name; checks $tmp/out
     return 0
 }
 
-# NOTE: bench/step does not free its batch arrays, which LeakSanitizer
-# reports in the sanitizer build; leak checking is off for its runs until
-# it does.
-step_env=(env "ASAN_OPTIONS=${ASAN_OPTIONS:-}:detect_leaks=0")
+step_env=(env)
 
 cuda_run "kernels --device cuda --quick" check_kernel_lines \
     "$bench/kernels" --device cuda --quick --reps 2
