@@ -52,6 +52,10 @@ struct clipt_trainer {
  * rows, encoding with M0 only the texts not cached yet and caching them. */
 clipt_status clipt_trainer_fill_original(clipt_trainer *t, const clipt_text_batch *b);
 
+/* Adds one text's M0 embedding (P floats) to the cache, replacing an
+ * earlier one for the same text. */
+clipt_status clipt_trainer_cache_put(clipt_trainer *t, const char *text, const float *embedding);
+
 /* Creates a model with model's configuration on the same context and a
  * copy of its parameters. */
 clipt_status clipt_model_clone(const clipt_model *model, clipt_model **out);
