@@ -97,23 +97,33 @@ all: lib examples
 
 lib: $(BUILD)/libclipt.a $(BUILD)/libclipt.so
 
-$(BUILD)/obj/%.o: %.c
+# The objects depend on a stamp whose name encodes the build configuration,
+# so changing CUDA, OPT, SAN or CC rebuilds everything in $(BUILD).
+BUILD_CONFIG := CUDA=$(CUDA) OPT=$(OPT) SAN=$(SAN) CC=$(CC)
+CONFIG_STAMP := $(BUILD)/config-$(shell printf '%s' '$(BUILD_CONFIG)' | cksum | cut -d' ' -f1).stamp
+
+$(CONFIG_STAMP):
+	@mkdir -p $(BUILD)
+	@rm -f $(BUILD)/config-*.stamp
+	@echo '$(BUILD_CONFIG)' > $@
+
+$(BUILD)/obj/%.o: %.c $(CONFIG_STAMP)
 	@mkdir -p $(dir $@)
 	$(CC) $(LIB_CFLAGS) -c $< -o $@
 
-$(BUILD)/obj/%.o: %.cu
+$(BUILD)/obj/%.o: %.cu $(CONFIG_STAMP)
 	@mkdir -p $(dir $@)
 	$(NVCC) $(NVCC_FLAGS) -c $< -o $@
 
 $(BUILD)/libclipt.a: $(LIB_OBJ)
 	@mkdir -p $(dir $@)
 	rm -f $@
-	ar rcs $@ $^
+	ar rcs $@ $(LIB_OBJ)
 
 $(BUILD)/libclipt.so: $(LIB_OBJ)
 	@mkdir -p $(dir $@)
 	$(CC) -shared -Wl,-soname,$(SONAME) -Wl,--no-undefined -o $(BUILD)/libclipt.so.$(VERSION) \
-	    $^ $(LDLIBS_ALL) $(SAN)
+	    $(LIB_OBJ) $(LDLIBS_ALL) $(SAN)
 	ln -sf libclipt.so.$(VERSION) $(BUILD)/$(SONAME)
 	ln -sf libclipt.so.$(VERSION) $@
 
@@ -127,7 +137,7 @@ $(BUILD)/bench/%: bench/%.c $(BUILD)/libclipt.a
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS_ALL) $< -o $@ $(BUILD)/libclipt.a $(LDLIBS_ALL)
 
-$(BUILD)/obj/tests/%.o: tests/%.c
+$(BUILD)/obj/tests/%.o: tests/%.c $(CONFIG_STAMP)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS_ALL) $(CHECK_CFLAGS) -c $< -o $@
 
@@ -256,4 +266,4 @@ clean:
 format-check:
 	clang-format --dry-run --Werror include/*.h lib/*.c lib/*.h lib/*/*.c lib/*/*.h
 
--include $(shell find $(BUILD)/obj -name '*.d' 2>/dev/null)
+-include $(shell find $(BUILD) -name '*.d' 2>/dev/null)

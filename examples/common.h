@@ -7,11 +7,14 @@
 
 #include <clipt.h>
 
+#include <errno.h>
+#include <limits.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 /* The merges file scripts/setup installs. */
 #define EXAMPLE_DEFAULT_MERGES "data/bpe_simple_vocab_16e6.txt.gz"
@@ -56,6 +59,33 @@ static inline int example_file_exists(const char *path)
     return stat(path, &sb) == 0;
 }
 
+/* Finds the merges file that scripts/setup installs: $CLIPT_MERGES when
+ * set, else data/ under the working directory, else data/ of the source
+ * tree the program was built in (two levels above build/examples/). */
+static inline void example_default_merges(char *out, size_t size)
+{
+    const char *env = getenv("CLIPT_MERGES");
+    if (env != NULL && env[0] != '\0') {
+        snprintf(out, size, "%s", env);
+        return;
+    }
+    snprintf(out, size, "%s", EXAMPLE_DEFAULT_MERGES);
+    if (example_file_exists(out)) return;
+    char exe[4096];
+    ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
+    if (n <= 0) return;
+    exe[n] = '\0';
+    for (int up = 0; up < 3; up++) {
+        char *slash = strrchr(exe, '/');
+        if (slash == NULL) return;
+        *slash = '\0';
+    }
+    int len = snprintf(out, size, "%s/%s", exe, EXAMPLE_DEFAULT_MERGES);
+    if (len < 0 || (size_t)len >= size || !example_file_exists(out)) {
+        snprintf(out, size, "%s", EXAMPLE_DEFAULT_MERGES);
+    }
+}
+
 /* Opens the tokenizer: path when given, else the model directory's
  * vocab.json + merges.txt when both exist, else the merges file that
  * scripts/setup installs. *used receives the path chosen. */
@@ -69,9 +99,12 @@ static inline clipt_status example_open_tokenizer(const char *path, const char *
         snprintf(merges, sizeof merges, "%s/merges.txt", model_dir);
         if (example_file_exists(vocab) && example_file_exists(merges)) path = model_dir;
     }
-    if (path == NULL) path = EXAMPLE_DEFAULT_MERGES;
-    snprintf(used, used_size, "%s", path);
-    return clipt_tokenizer_load(path, tok);
+    if (path == NULL) {
+        example_default_merges(used, used_size);
+    } else {
+        snprintf(used, used_size, "%s", path);
+    }
+    return clipt_tokenizer_load(used, tok);
 }
 
 /* The data settings that decide the split and the evaluation pairs; eval
@@ -110,6 +143,99 @@ static inline clipt_status example_open_sampler(const clipt_wordnet *wn,
     so.convention = d->textbook ? CLIPT_WUP_TEXTBOOK : CLIPT_WUP_NLTK;
     so.seed = d->seed;
     return clipt_sampler_create(wn, &so, sampler);
+}
+
+/* Parses an integer option value in [min, max]; on failure prints
+ * "program: option: ..." and returns -1. */
+static inline int example_parse_int(const char *program, const char *option, const char *text,
+                                    long long min, long long max, long long *out)
+{
+    char *end = NULL;
+    errno = 0;
+    long long v = strtoll(text, &end, 10);
+    if (end == text || *end != '\0' || errno != 0 || v < min || v > max) {
+        fprintf(stderr, "%s: %s is \"%s\"; expected a whole number from %lld to %lld\n",
+                program, option, text, min, max);
+        return -1;
+    }
+    *out = v;
+    return 0;
+}
+
+/* Parses a seed: a whole number from 0 to 2^64 - 1. */
+static inline int example_parse_seed(const char *program, const char *option, const char *text,
+                                     unsigned long long *out)
+{
+    char *end = NULL;
+    errno = 0;
+    unsigned long long v = strtoull(text, &end, 10);
+    if (end == text || *end != '\0' || errno != 0 || text[0] == '-') {
+        fprintf(stderr, "%s: %s is \"%s\"; expected a whole number from 0 to %llu\n",
+                program, option, text, ULLONG_MAX);
+        return -1;
+    }
+    *out = v;
+    return 0;
+}
+
+/* Parses a finite number option value in [min, max]. */
+static inline int example_parse_double(const char *program, const char *option, const char *text,
+                                       double min, double max, double *out)
+{
+    char *end = NULL;
+    errno = 0;
+    double v = strtod(text, &end);
+    if (end == text || *end != '\0' || errno != 0 || !isfinite(v) || v < min || v > max) {
+        fprintf(stderr, "%s: %s is \"%s\"; expected a number from %g to %g\n", program,
+                option, text, min, max);
+        return -1;
+    }
+    *out = v;
+    return 0;
+}
+
+/* Returns the byte offset of the first invalid UTF-8 sequence in s, or -1
+ * when s is valid (overlong forms, surrogates and values past U+10FFFF
+ * count as invalid). */
+static inline long example_utf8_error(const char *s)
+{
+    const unsigned char *p = (const unsigned char *)s;
+    for (long i = 0; p[i];) {
+        unsigned c = p[i];
+        int n = c < 0x80 ? 0 : (c >> 5) == 6 ? 1 : (c >> 4) == 14 ? 2 : (c >> 3) == 30 ? 3 : -1;
+        if (n < 0) return i;
+        unsigned cp = n == 0 ? c : n == 1 ? (c & 0x1f) : n == 2 ? (c & 0x0f) : (c & 0x07);
+        for (int k = 1; k <= n; k++) {
+            if ((p[i + k] & 0xc0) != 0x80) return i;
+            cp = (cp << 6) | (p[i + k] & 0x3f);
+        }
+        static const unsigned smallest[4] = {0, 0x80, 0x800, 0x10000};
+        if (cp < smallest[n] || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff)) return i;
+        i += n + 1;
+    }
+    return -1;
+}
+
+/* Checks that an option's text is UTF-8; prints the problem and returns -1
+ * when it is not. */
+static inline int example_check_utf8(const char *program, const char *option, const char *text)
+{
+    long at = example_utf8_error(text);
+    if (at < 0) return 0;
+    fprintf(stderr, "%s: %s contains invalid UTF-8 at byte %ld\n", program, option, at);
+    return -1;
+}
+
+/* Checks that a text template holds exactly one "{}". */
+static inline int example_check_template(const char *program, const char *template_text)
+{
+    const char *hole = strstr(template_text, "{}");
+    if (hole == NULL || strstr(hole + 2, "{}") != NULL) {
+        fprintf(stderr, "%s: --template \"%s\" must contain exactly one {}\n", program,
+                template_text);
+        return -1;
+    }
+    return example_check_utf8(program, "--template", template_text);
 }
 
 /* Parses "S,H,O,C,R": five relation weights >= 0. Returns 0 on success. */

@@ -4,9 +4,12 @@
  * beside it and drift is measured against it. Run with --help. */
 #include <clipt.h>
 
+#include <errno.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "common.h"
 
@@ -14,9 +17,15 @@
  * printing the file and line of the problem. Texts are kept in *storage. */
 static long read_pairs_file(const char *path, clipt_pair **out, char **storage)
 {
+    /* a directory is refused; a pipe (such as <(command) in bash) is read */
+    struct stat sb;
+    if (stat(path, &sb) == 0 && S_ISDIR(sb.st_mode)) {
+        fprintf(stderr, "eval: %s is a directory, not a pairs file\n", path);
+        return -1;
+    }
     FILE *f = fopen(path, "r");
     if (f == NULL) {
-        perror(path);
+        fprintf(stderr, "eval: cannot open %s: %s\n", path, strerror(errno));
         return -1;
     }
     size_t cap = 0, n = 0, lineno = 0;
@@ -52,11 +61,22 @@ static long read_pairs_file(const char *path, clipt_pair **out, char **storage)
         }
         char *end = NULL;
         double target = nf >= 3 ? strtod(fields[2], &end) : 0.0;
-        if (nf < 3 || end == fields[2] || *end != '\0') {
-            fprintf(stderr, "eval: %s:%zu: expected TEXT_A<tab>TEXT_B<tab>TARGET\n", path, lineno);
+        if (nf < 3 || end == fields[2] || *end != '\0' || !isfinite(target)) {
+            fprintf(stderr, "eval: %s:%zu: expected TEXT_A<tab>TEXT_B<tab>TARGET with a finite "
+                            "number as TARGET\n", path, lineno);
             free(pairs);
             free(all);
             return -1;
+        }
+        for (int k = 0; k < 2; k++) {
+            long bad = example_utf8_error(fields[k]);
+            if (bad >= 0) {
+                fprintf(stderr, "eval: %s:%zu: text %d has invalid UTF-8 at byte %ld\n", path,
+                        lineno, k + 1, bad);
+                free(pairs);
+                free(all);
+                return -1;
+            }
         }
         int relation = CLIPT_RELATION_RANDOM;
         if (nf == 4) {
@@ -113,7 +133,8 @@ static void usage(FILE *f)
 "  --preset NAME        or a randomly initialised preset: small or vit-b-32\n"
 "  --init-seed N        seed of that initialisation (default 0)\n"
 "  --reference DIR      a second model, shown beside the first; drift is\n"
-"                       measured against it (for example the original)\n"
+"                       measured against it (for example the original);\n"
+"                       without a reference no drift is reported\n"
 "  --reference-preset NAME, --reference-seed N\n"
 "                       the reference as a randomly initialised preset\n"
 "  --tokenizer PATH     merges .gz or vocab.json + merges.txt directory\n"
@@ -144,16 +165,17 @@ int main(int argc, char **argv)
     example_data_defaults(&d);
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
+        int bad = 0;
 #define TAKE(name) (strcmp(a, name) == 0 && v != NULL && (++i, 1))
         if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
             usage(stdout);
             return 0;
         } else if (TAKE("--model")) model_dir = v;
         else if (TAKE("--preset")) preset = v;
-        else if (TAKE("--init-seed")) init_seed = strtoull(v, NULL, 10);
+        else if (TAKE("--init-seed")) bad = example_parse_seed("eval", a, v, &init_seed);
         else if (TAKE("--reference")) ref_dir = v;
         else if (TAKE("--reference-preset")) ref_preset = v;
-        else if (TAKE("--reference-seed")) ref_seed = strtoull(v, NULL, 10);
+        else if (TAKE("--reference-seed")) bad = example_parse_seed("eval", a, v, &ref_seed);
         else if (TAKE("--tokenizer")) tok_arg = v;
         else if (TAKE("--wordnet")) d.wordnet_dir = v;
         else if (TAKE("--root")) d.root = v;
@@ -164,18 +186,22 @@ int main(int argc, char **argv)
                 return 2;
             }
         } else if (TAKE("--template")) d.template_text = v;
-        else if (TAKE("--held-out")) d.held_out = atof(v);
-        else if (TAKE("--split-seed")) d.split_seed = strtoull(v, NULL, 10);
+        else if (TAKE("--held-out")) bad = example_parse_double("eval", a, v, 0.0, 0.99, &d.held_out);
+        else if (TAKE("--split-seed")) bad = example_parse_seed("eval", a, v, &d.split_seed);
         else if (!strcmp(a, "--textbook-wup")) d.textbook = 1;
-        else if (TAKE("--eval-pairs")) eval_pairs = atoll(v);
-        else if (TAKE("--eval-seed")) eval_seed = strtoull(v, NULL, 10);
+        else if (TAKE("--eval-pairs")) bad = example_parse_int("eval", a, v, 10, 10000000, &eval_pairs);
+        else if (TAKE("--eval-seed")) bad = example_parse_seed("eval", a, v, &eval_seed);
         else if (TAKE("--pairs-file")) pairs_file = v;
         else if (TAKE("--device")) device = v;
-        else if (TAKE("--threads")) threads = atoi(v);
-        else {
+        else if (TAKE("--threads")) {
+            long long n = 0;
+            bad = example_parse_int("eval", a, v, 0, CLIPT_MAX_THREADS, &n);
+            threads = (int)n;
+        } else {
             fprintf(stderr, "eval: unknown or incomplete option \"%s\"; see --help\n", a);
             return 2;
         }
+        if (bad) return 2;
 #undef TAKE
     }
     if ((model_dir == NULL) == (preset == NULL)) {
@@ -186,10 +212,11 @@ int main(int argc, char **argv)
         fprintf(stderr, "eval: give --reference or --reference-preset, not both\n");
         return 2;
     }
-    if (eval_pairs < 10) {
-        fprintf(stderr, "eval: --eval-pairs must be at least 10\n");
+    if (d.root != NULL && d.wnid_file != NULL) {
+        fprintf(stderr, "eval: give --root or --wnid-file, not both\n");
         return 2;
     }
+    if (example_check_template("eval", d.template_text) != 0) return 2;
 
     clipt_context *ctx = NULL;
     clipt_model *model = NULL, *ref = NULL;
@@ -201,7 +228,7 @@ int main(int argc, char **argv)
     if (pairs_file != NULL) {
         long n = read_pairs_file(pairs_file, &pairs, &pair_texts);
         if (n < 2) {
-            if (n >= 0) fprintf(stderr, "eval: %s has fewer than 2 pairs\n", pairs_file);
+            if (n >= 0) fprintf(stderr, "eval: %s has %ld pairs; need at least 2\n", pairs_file, n);
             free(pairs);
             free(pair_texts);
             return 1;
@@ -222,17 +249,17 @@ int main(int argc, char **argv)
         goto done;
     }
     if ((st = example_open_model(ctx, model_dir, preset, init_seed, &model)) != CLIPT_OK) {
-        rc = example_fail("eval", model_dir ? model_dir : preset, st);
+        rc = example_fail("eval", "loading the model", st);
         goto done;
     }
     if ((ref_dir != NULL || ref_preset != NULL) &&
         (st = example_open_model(ctx, ref_dir, ref_preset, ref_seed, &ref)) != CLIPT_OK) {
-        rc = example_fail("eval", ref_dir ? ref_dir : ref_preset, st);
+        rc = example_fail("eval", "loading the reference model", st);
         goto done;
     }
     if ((st = example_open_tokenizer(tok_arg, model_dir, &tok, tok_path, sizeof tok_path)) !=
         CLIPT_OK) {
-        rc = example_fail("eval", tok_path, st);
+        rc = example_fail("eval", "loading the tokenizer", st);
         goto done;
     }
     if (pairs_file == NULL) {

@@ -10,6 +10,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <fcntl.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -64,7 +66,7 @@ static void usage(FILE *f)
 "  --held-out F         share of synsets held out for evaluation (default 0.1)\n"
 "  --split-seed N       seed of the train/held-out split (default 1234)\n"
 "  --textbook-wup       targets by the textbook Wu-Palmer (default: NLTK's)\n"
-"Length (the first of these that is given; default --minutes 8):\n"
+"Length (one of these; default --minutes 8):\n"
 "  --steps N            optimizer steps\n"
 "  --epochs X           passes over the training texts (each pair has two)\n"
 "  --minutes M          training time budget in minutes, evaluation excluded;\n"
@@ -118,16 +120,19 @@ static int parse_args(int argc, char **argv, options *o)
     o->steps = -1;
     o->epochs = -1;
     o->minutes = -1;
+    const char *P = "finetune";
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
         const char *v = i + 1 < argc ? argv[i + 1] : NULL;
+        long long n = 0;
+        int bad = 0;
 #define TAKE(name) (strcmp(a, name) == 0 && v != NULL && (++i, 1))
         if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
             usage(stdout);
             exit(0);
         } else if (TAKE("--model")) o->model_dir = v;
         else if (TAKE("--preset")) o->preset = v;
-        else if (TAKE("--init-seed")) o->init_seed = strtoull(v, NULL, 10);
+        else if (TAKE("--init-seed")) bad = example_parse_seed(P, a, v, &o->init_seed);
         else if (TAKE("--tokenizer")) o->tokenizer_path = v;
         else if (TAKE("--wordnet")) o->data.wordnet_dir = v;
         else if (TAKE("--root")) o->data.root = v;
@@ -139,26 +144,36 @@ static int parse_args(int argc, char **argv, options *o)
                 return -1;
             }
         } else if (TAKE("--template")) o->data.template_text = v;
-        else if (TAKE("--held-out")) o->data.held_out = atof(v);
-        else if (TAKE("--split-seed")) o->data.split_seed = strtoull(v, NULL, 10);
+        else if (TAKE("--held-out")) bad = example_parse_double(P, a, v, 0.0, 0.99, &o->data.held_out);
+        else if (TAKE("--split-seed")) bad = example_parse_seed(P, a, v, &o->data.split_seed);
         else if (!strcmp(a, "--textbook-wup")) o->data.textbook = 1;
-        else if (TAKE("--steps")) o->steps = atoll(v);
-        else if (TAKE("--epochs")) o->epochs = atof(v);
-        else if (TAKE("--minutes")) o->minutes = atof(v);
-        else if (TAKE("--pairs")) o->pairs = atoi(v);
-        else if (TAKE("--lr")) o->lr = atof(v), o->lr_set = 1;
-        else if (TAKE("--warmup")) o->warmup = atoll(v);
+        else if (TAKE("--steps")) bad = example_parse_int(P, a, v, 1, 1000000000, &o->steps);
+        else if (TAKE("--epochs")) bad = example_parse_double(P, a, v, 1e-9, 1e6, &o->epochs);
+        else if (TAKE("--minutes")) bad = example_parse_double(P, a, v, 1e-3, 1e6, &o->minutes);
+        else if (TAKE("--pairs")) {
+            bad = example_parse_int(P, a, v, 1, 1000000, &n);
+            o->pairs = (int)n;
+        } else if (TAKE("--lr")) {
+            bad = example_parse_double(P, a, v, 0.0, 10.0, &o->lr);
+            o->lr_set = 1;
+        } else if (TAKE("--warmup")) bad = example_parse_int(P, a, v, 0, 1000000000, &o->warmup);
         else if (TAKE("--schedule")) o->schedule = v;
-        else if (TAKE("--weight-decay")) o->weight_decay = atof(v);
-        else if (TAKE("--lambda")) o->lambda = atof(v), o->lambda_set = 1;
-        else if (TAKE("--train-top")) o->train_top = atoi(v);
-        else if (TAKE("--seed")) o->data.seed = strtoull(v, NULL, 10);
+        else if (TAKE("--weight-decay")) bad = example_parse_double(P, a, v, 0.0, 1e6, &o->weight_decay);
+        else if (TAKE("--lambda")) {
+            bad = example_parse_double(P, a, v, 0.0, 1e30, &o->lambda);
+            o->lambda_set = 1;
+        } else if (TAKE("--train-top")) {
+            bad = example_parse_int(P, a, v, 0, 100000, &n);
+            o->train_top = (int)n;
+        } else if (TAKE("--seed")) bad = example_parse_seed(P, a, v, &o->data.seed);
         else if (TAKE("--device")) o->device = v;
-        else if (TAKE("--threads")) o->threads = atoi(v);
-        else if (TAKE("--out")) o->out_dir = v;
-        else if (TAKE("--eval-every")) o->eval_every = atoll(v);
-        else if (TAKE("--eval-pairs")) o->eval_pairs = atoll(v);
-        else if (TAKE("--eval-seed")) o->eval_seed = strtoull(v, NULL, 10);
+        else if (TAKE("--threads")) {
+            bad = example_parse_int(P, a, v, 0, CLIPT_MAX_THREADS, &n);
+            o->threads = (int)n;
+        } else if (TAKE("--out")) o->out_dir = v;
+        else if (TAKE("--eval-every")) bad = example_parse_int(P, a, v, 1, 1000000000, &o->eval_every);
+        else if (TAKE("--eval-pairs")) bad = example_parse_int(P, a, v, 10, 10000000, &o->eval_pairs);
+        else if (TAKE("--eval-seed")) bad = example_parse_seed(P, a, v, &o->eval_seed);
         else if (TAKE("--save-dtype")) o->save_dtype = v;
         else if (!strcmp(a, "--no-plot")) o->plot = 0;
         else if (!strcmp(a, "--resume")) o->resume = 1;
@@ -166,6 +181,7 @@ static int parse_args(int argc, char **argv, options *o)
             fprintf(stderr, "finetune: unknown or incomplete option \"%s\"; see --help\n", a);
             return -1;
         }
+        if (bad) return -1;
 #undef TAKE
     }
     if (o->model_dir != NULL && o->preset != NULL) {
@@ -175,13 +191,16 @@ static int parse_args(int argc, char **argv, options *o)
     if (o->model_dir == NULL && o->preset == NULL) o->preset = "small";
     if (!o->lr_set) o->lr = o->model_dir != NULL ? 1e-5 : 1e-3;
     if (!o->lambda_set) o->lambda = o->model_dir != NULL ? 1.0 : 0.0;
-    if (o->steps < 0 && o->epochs < 0 && o->minutes < 0) o->minutes = 8.0;
-    if (o->pairs < 1 || o->eval_every < 1 || o->eval_pairs < 10 || o->steps == 0 ||
-        o->epochs == 0 || o->minutes == 0) {
-        fprintf(stderr, "finetune: --pairs, --eval-every, --steps, --epochs and --minutes must "
-                        "be positive, --eval-pairs at least 10\n");
+    if ((o->steps > 0) + (o->epochs > 0) + (o->minutes > 0) > 1) {
+        fprintf(stderr, "finetune: give one of --steps, --epochs and --minutes\n");
         return -1;
     }
+    if (o->steps < 0 && o->epochs < 0 && o->minutes < 0) o->minutes = 8.0;
+    if (o->data.root != NULL && o->data.wnid_file != NULL) {
+        fprintf(stderr, "finetune: give --root or --wnid-file, not both\n");
+        return -1;
+    }
+    if (example_check_template("finetune", o->data.template_text) != 0) return -1;
     if (strcmp(o->schedule, "cosine") != 0 && strcmp(o->schedule, "constant") != 0) {
         fprintf(stderr, "finetune: --schedule is \"%s\"; use cosine or constant\n", o->schedule);
         return -1;
@@ -205,9 +224,46 @@ typedef struct run_record {
     int64_t total_steps;
     double train_seconds;      /* training time so far, evaluation excluded */
     clipt_sampler_state sampler;
+    /* "option=value" lines of the settings a resumed run must keep */
+    char settings[2048];
 } run_record;
 
-#define RUN_RECORD_VERSION 1
+#define RUN_RECORD_VERSION 2
+
+/* Writes the options that decide the model, the data and the split as
+ * "option=value" lines, so --resume can refuse a changed one. */
+static void describe_settings(const options *o, char *buf, size_t size)
+{
+    const example_data_options *d = &o->data;
+    snprintf(buf, size,
+             "--model=%s\n--preset=%s\n--init-seed=%llu\n--wordnet=%s\n--root=%s\n"
+             "--wnid-file=%s\n--mix=%g,%g,%g,%g,%g\n--template=%s\n--held-out=%g\n"
+             "--split-seed=%llu\n--textbook-wup=%d\n--seed=%llu\n--pairs=%d\n--lr=%g\n"
+             "--lambda=%g\n--train-top=%d\n",
+             o->model_dir ? o->model_dir : "", o->model_dir ? "" : o->preset, o->init_seed,
+             d->wordnet_dir ? d->wordnet_dir : "", d->root ? d->root : "",
+             d->wnid_file ? d->wnid_file : "", d->weights[0], d->weights[1], d->weights[2],
+             d->weights[3], d->weights[4], d->template_text, d->held_out, d->split_seed,
+             d->textbook, d->seed, o->pairs, o->lr, o->lambda, o->train_top);
+}
+
+/* Compares saved and current settings; prints the first difference and
+ * returns -1, or returns 0 when they agree. */
+static int compare_settings(const char *saved, const char *current)
+{
+    while (*saved || *current) {
+        size_t ls = strcspn(saved, "\n"), lc = strcspn(current, "\n");
+        if (ls != lc || strncmp(saved, current, ls) != 0) {
+            fprintf(stderr, "finetune: --resume with a changed setting: the run was started with "
+                            "%.*s, this command gives %.*s; use the original value or a new --out\n",
+                    (int)ls, saved, (int)lc, current);
+            return -1;
+        }
+        saved += ls + (saved[ls] == '\n');
+        current += lc + (current[lc] == '\n');
+    }
+    return 0;
+}
 
 static int make_dir(const char *path)
 {
@@ -243,33 +299,60 @@ static void write_eval_row(FILE *f, int64_t step, double train_seconds, const cl
     fflush(f);
 }
 
+/* Writes s as a gnuplot single-quoted string, in which '' stands for '. */
+static void gnuplot_string(FILE *f, const char *dir, const char *name)
+{
+    fputc('\'', f);
+    for (const char *p = dir; *p; p++) {
+        if (*p == '\'') fputc('\'', f);
+        fputc(*p, f);
+    }
+    fprintf(f, "/%s'", name);
+}
+
 /* Draws the training loss (mean of the last 20 steps) and the held-out
- * Spearman correlation over steps into DIR/curves.png with gnuplot. */
+ * Spearman correlation over steps into DIR/curves.png with gnuplot, run
+ * without a shell so the directory name is never interpreted. */
 static void plot_curves(const char *dir)
 {
-    char script[4096], cmd[4200];
+    char script[4096];
     snprintf(script, sizeof script, "%s/curves.gp", dir);
     FILE *f = fopen(script, "w");
-    if (f == NULL) return;
-    fprintf(f,
-            "set terminal pngcairo size 1000,600 noenhanced\n"
-            "set output '%s/curves.png'\n"
-            "set datafile separator ','\n"
-            "set key top center\n"
-            "set xlabel 'step'\n"
-            "set ylabel 'training loss, mean of 20 steps'\n"
-            "set y2label 'held-out Spearman'\n"
-            "set ytics nomirror\n"
-            "set y2tics\n"
-            "set grid\n"
-            "plot '%s/train.csv' using 1:4 skip 1 with lines lw 1 title 'training loss', \\\n"
-            "     '%s/eval.csv' using 1:3 skip 1 axes x1y2 with linespoints lw 2 pt 7 "
-            "title 'held-out Spearman'\n",
-            dir, dir, dir);
-    fclose(f);
-    snprintf(cmd, sizeof cmd, "gnuplot '%s' 2>/dev/null", script);
-    if (system(cmd) != 0) {
-        printf("gnuplot failed or is missing; plot %s by hand\n", script);
+    if (f == NULL) {
+        printf("cannot write %s: %s; no plot\n", script, strerror(errno));
+        return;
+    }
+    fprintf(f, "set terminal pngcairo size 1000,600 noenhanced\nset output ");
+    gnuplot_string(f, dir, "curves.png");
+    fprintf(f, "\nset datafile separator ','\n"
+               "set key top center\n"
+               "set xlabel 'step'\n"
+               "set ylabel 'training loss, mean of 20 steps'\n"
+               "set y2label 'held-out Spearman'\n"
+               "set ytics nomirror\n"
+               "set y2tics\n"
+               "set grid\n"
+               "plot ");
+    gnuplot_string(f, dir, "train.csv");
+    fprintf(f, " using 1:4 skip 1 with lines lw 1 title 'training loss', \\\n     ");
+    gnuplot_string(f, dir, "eval.csv");
+    fprintf(f, " using 1:3 skip 1 axes x1y2 with linespoints lw 2 pt 7 "
+               "title 'held-out Spearman'\n");
+    if (fclose(f) != 0) {
+        printf("cannot write %s; no plot\n", script);
+        return;
+    }
+    pid_t pid = fork();
+    if (pid == 0) {
+        int null = open("/dev/null", O_WRONLY);
+        if (null >= 0) dup2(null, STDERR_FILENO);
+        execlp("gnuplot", "gnuplot", script, (char *)NULL);
+        _exit(127);
+    }
+    int status = 0;
+    if (pid < 0 || waitpid(pid, &status, 0) < 0 || !WIFEXITED(status) ||
+        WEXITSTATUS(status) != 0) {
+        printf("gnuplot failed or is missing (install gnuplot-nox); plot %s by hand\n", script);
     } else {
         printf("plot: %s/curves.png\n", dir);
     }
@@ -356,14 +439,14 @@ int main(int argc, char **argv)
         goto done;
     }
     if ((st = example_open_model(r.ctx, o.model_dir, o.preset, o.init_seed, &r.model)) != CLIPT_OK) {
-        rc = example_fail("finetune", o.model_dir ? o.model_dir : "creating the model", st);
+        rc = example_fail("finetune", o.model_dir ? "loading the model" : "creating the model", st);
         goto done;
     }
     st = example_open_tokenizer(o.tokenizer_path, o.model_dir, &r.tok, tok_path, sizeof tok_path);
     if (st != CLIPT_OK) {
         fprintf(stderr, "finetune: the tokenizer is read from %s; run scripts/setup to install "
                         "CLIP's merges file, or pass --tokenizer\n", tok_path);
-        rc = example_fail("finetune", tok_path, st);
+        rc = example_fail("finetune", "loading the tokenizer", st);
         goto done;
     }
     if ((st = clipt_wordnet_load(o.data.wordnet_dir, &r.wn)) != CLIPT_OK) {
@@ -420,12 +503,13 @@ int main(int argc, char **argv)
     rec.version = RUN_RECORD_VERSION;
     rec.total_steps = total_steps;
     rec.calibrated = !calibrate;
+    describe_settings(&o, rec.settings, sizeof rec.settings);
     char path[4096];
     if (o.resume) {
         snprintf(path, sizeof path, "%s/m0_cache.clipt", o.out_dir);
         if (example_file_exists(path) &&
             (st = clipt_trainer_load_cache(r.trainer, path)) != CLIPT_OK) {
-            rc = example_fail("finetune", path, st);
+            rc = example_fail("finetune", "loading the M0 cache", st);
             goto done;
         }
         snprintf(path, sizeof path, "%s/state.clipt", o.out_dir);
@@ -433,13 +517,15 @@ int main(int argc, char **argv)
         size_t saved_bytes = 0;
         st = clipt_trainer_load_state(r.trainer, path, &saved, sizeof saved, &saved_bytes);
         if (st != CLIPT_OK) {
-            rc = example_fail("finetune", path, st);
+            rc = example_fail("finetune", "resuming", st);
             goto done;
         }
         if (saved_bytes != sizeof saved || saved.version != RUN_RECORD_VERSION) {
-            fprintf(stderr, "finetune: %s was not written by this finetune\n", path);
+            fprintf(stderr, "finetune: %s was not written by this version of finetune\n", path);
             goto done;
         }
+        saved.settings[sizeof saved.settings - 1] = '\0';
+        if (compare_settings(saved.settings, rec.settings) != 0) goto done;
         if ((st = clipt_sampler_set_state(r.sampler, &saved.sampler)) != CLIPT_OK) {
             rc = example_fail("finetune", "restoring the sampler", st);
             goto done;
@@ -464,20 +550,29 @@ int main(int argc, char **argv)
     printf("WordNet %s: train %d synsets, %d texts; held-out %d synsets, %d texts; template \"%s\"\n",
            clipt_wordnet_dir(r.wn), train_info.synsets, train_info.texts, held_info.synsets,
            held_info.texts, o.data.template_text);
-    const char *length = "time budget";
-    if (o.steps > 0) length = "fixed steps";
-    else if (o.epochs > 0) length = "epochs";
+    char length[64];
+    if (o.steps > 0) snprintf(length, sizeof length, "%lld steps", o.steps);
+    else if (o.epochs > 0) snprintf(length, sizeof length, "%g epochs (%lld steps)", o.epochs,
+                                    (long long)total_steps);
+    else snprintf(length, sizeof length, "time budget %g min", o.minutes);
     printf("%d pairs per batch, lr %g (%s, warm-up %lld), weight decay %g, lambda %g, %s\n",
            o.pairs, o.lr, o.schedule, o.warmup, o.weight_decay, o.lambda, length);
     if (o.resume) printf("resumed at step %lld\n", (long long)clipt_trainer_steps(r.trainer));
 
     /* ---- evaluation before training ---- */
     clipt_eval_stats first, last;
+    int64_t last_eval_step = -1;
     if ((st = clipt_trainer_evaluate(r.trainer, r.eval, (size_t)o.eval_pairs, &first)) != CLIPT_OK) {
         rc = example_fail("finetune", "evaluating", st);
         goto done;
     }
     int fresh = !o.resume;
+    int64_t first_step = clipt_trainer_steps(r.trainer);
+    if (first_step >= rec.total_steps) {
+        printf("the saved state is at step %lld, at or past the end of the schedule (%lld "
+               "steps); nothing to train\n",
+               (long long)first_step, (long long)rec.total_steps);
+    }
     r.train_csv = open_csv(o.out_dir, "train.csv",
                            "step,train_seconds,loss,loss_mean20,distance,regulariser,grad_norm,"
                            "learning_rate,texts_per_second",
@@ -486,6 +581,7 @@ int main(int argc, char **argv)
                           "step,train_seconds,spearman,pearson,distance,drift,synonym,hypernym,"
                           "hyponym,cohyponym,random",
                           !fresh);
+    if (r.train_csv == NULL || r.eval_csv == NULL) goto done;
     if (fresh) write_eval_row(r.eval_csv, 0, 0.0, &first);
     printf("step %lld held-out spearman %.4f pearson %.4f distance %.4f (token-overlap baseline "
            "%.4f)\n",
@@ -497,6 +593,7 @@ int main(int argc, char **argv)
     signal(SIGTERM, on_signal);
     double budget = o.minutes > 0 ? o.minutes * 60.0 : 0.0;
     double loss_window[20] = {0};
+    int window_steps = 0; /* steps of this process, so a resumed run's mean starts fresh */
     int64_t texts_done = 0;
     double texts_seconds = 0.0;
     int64_t step = clipt_trainer_steps(r.trainer);
@@ -536,8 +633,9 @@ int main(int argc, char **argv)
         rec.train_seconds += s.seconds;
         texts_done += s.texts;
         texts_seconds += s.seconds;
-        loss_window[(step - 1) % 20] = s.loss;
-        int window = step < 20 ? (int)step : 20;
+        loss_window[window_steps % 20] = s.loss;
+        window_steps++;
+        int window = window_steps < 20 ? window_steps : 20;
         double mean20 = 0.0;
         for (int i = 0; i < window; i++) mean20 += loss_window[i];
         mean20 /= window;
@@ -554,7 +652,7 @@ int main(int argc, char **argv)
         if (refine) {
             int64_t total = (int64_t)(budget / (rec.train_seconds / (double)step));
             if (total <= step) total = step + 1;
-            if (!rec.calibrated || total != rec.total_steps) {
+            if (!rec.calibrated || fabs((double)(total - rec.total_steps)) > 0.05 * rec.total_steps) {
                 printf("%stime budget %.1f min: %.3f s per step, schedule set to %lld steps\n",
                        line_start, o.minutes, rec.train_seconds / (double)step, (long long)total);
             }
@@ -570,9 +668,11 @@ int main(int argc, char **argv)
             if (rec.calibrated) {
                 format_duration(per_step * (double)(rec.total_steps - step), eta, sizeof eta);
             }
-            printf("%sstep %lld/%lld  loss %.4f  lr %.2e  %.0f texts/s  ETA %s%s", line_start,
-                   (long long)step, rec.calibrated ? (long long)rec.total_steps : 0LL, mean20,
-                   s.learning_rate, texts_done / texts_seconds, eta, line_end);
+            char total_text[32] = "?";
+            if (rec.calibrated) snprintf(total_text, sizeof total_text, "%lld", (long long)rec.total_steps);
+            printf("%sstep %lld/%s  loss %.4f  lr %.2e  %.0f texts/s  ETA %s%s", line_start,
+                   (long long)step, total_text, mean20, s.learning_rate, texts_done / texts_seconds,
+                   eta, line_end);
             fflush(stdout);
         }
         if (step % o.eval_every == 0 || step == rec.total_steps) {
@@ -583,6 +683,8 @@ int main(int argc, char **argv)
                 goto done;
             }
             write_eval_row(r.eval_csv, step, rec.train_seconds, &e);
+            last = e;
+            last_eval_step = step;
             printf("%sstep %lld  held-out spearman %.4f pearson %.4f distance %.4f drift %.4f  "
                    "(%.0f s of training)\n",
                    line_start, (long long)step, e.spearman, e.pearson, e.distance, e.drift, rec.train_seconds);
@@ -592,13 +694,21 @@ int main(int argc, char **argv)
     printf("\n");
 
     /* ---- summary, model, plot ---- */
-    if ((st = clipt_trainer_evaluate(r.trainer, r.eval, (size_t)o.eval_pairs, &last)) != CLIPT_OK) {
+    if (last_eval_step != step &&
+        (st = clipt_trainer_evaluate(r.trainer, r.eval, (size_t)o.eval_pairs, &last)) != CLIPT_OK) {
         rc = example_fail("finetune", "evaluating", st);
         goto done;
     }
+    if (ferror(r.train_csv) || ferror(r.eval_csv) || fflush(r.train_csv) != 0 ||
+        fflush(r.eval_csv) != 0) {
+        fprintf(stderr, "finetune: writing %s/train.csv or eval.csv failed: %s\n", o.out_dir,
+                strerror(errno));
+    }
     printf("\n== summary: %lld steps, %.1f s of training, %.0f texts/s ==\n", (long long)step,
            rec.train_seconds, texts_seconds > 0 ? texts_done / texts_seconds : 0.0);
-    example_print_eval("before", &first, "after", &last);
+    char before_label[64];
+    snprintf(before_label, sizeof before_label, "before (step %lld)", (long long)first_step);
+    example_print_eval(o.resume ? before_label : "before", &first, "after", &last);
     clipt_save_options so;
     clipt_save_options_init(&so);
     so.dtype = !strcmp(o.save_dtype, "f16") ? CLIPT_DTYPE_F16

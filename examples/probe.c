@@ -31,16 +31,20 @@ static void usage(FILE *f)
 "  --original-preset NAME, --original-seed N\n"
 "                        or a randomly initialised preset as the original\n"
 "                        (default: preset small, seed 0, as finetune's demo)\n"
-"  --tuned DIR           the tuned model (default out/finetune/model)\n"
+"  --tuned DIR           the tuned model (default out/demo/model, where make\n"
+"                        demo saves it)\n"
 "  --tokenizer PATH      merges .gz or vocab.json + merges.txt directory\n"
 "                        (default: the tuned model's, else\n"
 "                        " EXAMPLE_DEFAULT_MERGES ")\n"
 "  --triple A,B,C        compare cos(A, B) with cos(C, B); repeatable\n"
 "                        (default: glad,happy,angry and lycaenid,butterfly,bed)\n"
-"  --words W1,W2,...     the word list for nearest neighbours\n"
-"  --neighbours K        neighbours shown per word (default 3)\n"
+"  --words W1,W2,...     the word list for nearest neighbours, 2 to 256\n"
+"                        words (default: 26 nouns and adjectives, from dog to\n"
+"                        sad)\n"
+"  --neighbours K        neighbours shown per word, 1 to 16 (default 3)\n"
 "  --template TEXT       text template with one {} (default \"{}\")\n"
-"  --device DEV, --threads N\n");
+"  --device DEV          cpu, cuda, cuda:N or auto (default auto)\n"
+"  --threads N           CPU threads, 0 = all (default 0)\n");
 }
 
 /* Splits a comma-separated list in place into at most max items. */
@@ -108,7 +112,7 @@ static clipt_status embed(clipt_model *model, clipt_tokenizer *tok, const char *
 
 int main(int argc, char **argv)
 {
-    const char *orig_dir = NULL, *orig_preset = "small", *tuned_dir = "out/finetune/model";
+    const char *orig_dir = NULL, *orig_preset = "small", *tuned_dir = "out/demo/model";
     const char *tok_arg = NULL, *device = "auto", *template_text = "{}";
     unsigned long long orig_seed = 0;
     int threads = 0, K = 3, ntriples = 0;
@@ -117,13 +121,14 @@ int main(int argc, char **argv)
     snprintf(words_buf, sizeof words_buf, "%s", default_words);
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
+        int bad = 0;
 #define TAKE(name) (strcmp(a, name) == 0 && v != NULL && (++i, 1))
         if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
             usage(stdout);
             return 0;
         } else if (TAKE("--original")) orig_dir = v;
         else if (TAKE("--original-preset")) orig_preset = v;
-        else if (TAKE("--original-seed")) orig_seed = strtoull(v, NULL, 10);
+        else if (TAKE("--original-seed")) bad = example_parse_seed("probe", a, v, &orig_seed);
         else if (TAKE("--tuned")) tuned_dir = v;
         else if (TAKE("--tokenizer")) tok_arg = v;
         else if (TAKE("--triple")) {
@@ -131,16 +136,36 @@ int main(int argc, char **argv)
                 fprintf(stderr, "probe: at most %d triples\n", MAX_TRIPLES);
                 return 2;
             }
+            if (strlen(v) >= sizeof triple_buf[0]) {
+                fprintf(stderr, "probe: --triple is longer than %zu bytes\n", sizeof triple_buf[0] - 1);
+                return 2;
+            }
+            bad = example_check_utf8("probe", a, v);
             snprintf(triple_buf[ntriples++], sizeof triple_buf[0], "%s", v);
-        } else if (TAKE("--words")) snprintf(words_buf, sizeof words_buf, "%s", v);
-        else if (TAKE("--neighbours")) K = atoi(v);
-        else if (TAKE("--template")) template_text = v;
-        else if (TAKE("--device")) device = v;
-        else if (TAKE("--threads")) threads = atoi(v);
-        else {
+        } else if (TAKE("--words")) {
+            if (strlen(v) >= sizeof words_buf) {
+                fprintf(stderr, "probe: --words is longer than %zu bytes\n", sizeof words_buf - 1);
+                return 2;
+            }
+            bad = example_check_utf8("probe", a, v);
+            snprintf(words_buf, sizeof words_buf, "%s", v);
+        } else if (TAKE("--neighbours")) {
+            long long n = 0;
+            bad = example_parse_int("probe", a, v, 1, 16, &n);
+            K = (int)n;
+        } else if (TAKE("--template")) {
+            template_text = v;
+            bad = example_check_template("probe", v);
+        } else if (TAKE("--device")) device = v;
+        else if (TAKE("--threads")) {
+            long long n = 0;
+            bad = example_parse_int("probe", a, v, 0, CLIPT_MAX_THREADS, &n);
+            threads = (int)n;
+        } else {
             fprintf(stderr, "probe: unknown or incomplete option \"%s\"; see --help\n", a);
             return 2;
         }
+        if (bad) return 2;
 #undef TAKE
     }
     if (ntriples == 0) {
@@ -150,15 +175,18 @@ int main(int argc, char **argv)
     }
     char *triples[MAX_TRIPLES][3];
     for (int t = 0; t < ntriples; t++) {
-        if (split_list(triple_buf[t], triples[t], 3) != 3) {
-            fprintf(stderr, "probe: --triple needs three comma-separated words\n");
+        char *extra[4];
+        char copy[512];
+        memcpy(copy, triple_buf[t], sizeof copy);
+        if (split_list(copy, extra, 4) != 3 || split_list(triple_buf[t], triples[t], 3) != 3) {
+            fprintf(stderr, "probe: --triple needs exactly three comma-separated words\n");
             return 2;
         }
     }
     char *words[MAX_WORDS];
     int nwords = split_list(words_buf, words, MAX_WORDS);
-    if (nwords < 2 || K < 1) {
-        fprintf(stderr, "probe: need at least two words and --neighbours >= 1\n");
+    if (nwords < 2) {
+        fprintf(stderr, "probe: --words needs at least two words\n");
         return 2;
     }
     if (K > nwords - 1) K = nwords - 1;
@@ -177,16 +205,16 @@ int main(int argc, char **argv)
         goto done;
     }
     if ((st = example_open_model(ctx, orig_dir, orig_preset, orig_seed, &models[0])) != CLIPT_OK) {
-        rc = example_fail("probe", orig_dir ? orig_dir : orig_preset, st);
+        rc = example_fail("probe", "loading the original model", st);
         goto done;
     }
     if ((st = clipt_model_load(ctx, tuned_dir, &models[1])) != CLIPT_OK) {
-        rc = example_fail("probe", tuned_dir, st);
+        rc = example_fail("probe", "loading the tuned model (pass --tuned DIR)", st);
         goto done;
     }
     if ((st = example_open_tokenizer(tok_arg, tuned_dir, &tok, tok_path, sizeof tok_path)) !=
         CLIPT_OK) {
-        rc = example_fail("probe", tok_path, st);
+        rc = example_fail("probe", "loading the tokenizer", st);
         goto done;
     }
     clipt_model_config cfg;

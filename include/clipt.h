@@ -150,12 +150,16 @@ typedef void (*clipt_log_fn)(void *user_data, clipt_log_level level,
 
 typedef struct clipt_context clipt_context;
 
+/* The largest thread count a context accepts. */
+#define CLIPT_MAX_THREADS 1024
+
 typedef struct clipt_context_options {
     /* "cpu", "cuda" (device 0), "cuda:N", or "auto" (CUDA device 0 when one
      * is usable, else the CPU). NULL means "auto". */
     const char *device;
     /* Threads for the CPU backend's own loops and for OpenBLAS; 0 means one
-     * per online processor. Ignored by the CUDA backend. */
+     * per online processor. At most CLIPT_MAX_THREADS. Ignored by the CUDA
+     * backend. */
     int num_threads;
     /* Allow TF32 tensor-core math in CUDA matrix products (faster, about
      * 10 bits of mantissa in the products). 0 keeps full fp32. */
@@ -175,8 +179,9 @@ CLIPT_API void clipt_context_options_init(clipt_context_options *options);
  * defaults. CUDA resources (stream, cuBLAS handle, workspace) are created
  * here and only for a CUDA context; a CPU context never touches CUDA.
  * Errors: CLIPT_ERR_INVALID_ARGUMENT for an unknown device string or a
- * negative thread count; CLIPT_ERR_NO_CUDA when "cuda" is requested from a
- * library built without CUDA; CLIPT_ERR_NO_DEVICE when no usable device or
+ * thread count outside [0, CLIPT_MAX_THREADS]; CLIPT_ERR_NO_CUDA when
+ * "cuda" is requested from a library built without CUDA;
+ * CLIPT_ERR_NO_DEVICE when no usable device or
  * driver is present or N is out of range; CLIPT_ERR_CUDA, CLIPT_ERR_CUBLAS
  * when device setup fails. The caller owns *out and frees it with
  * clipt_context_free() after every object created from it. */

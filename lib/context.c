@@ -104,11 +104,11 @@ CLIPT_API clipt_status clipt_context_create(
         clipt_context_options_init(&defaults);
         options = &defaults;
     }
-    if (options->num_threads < 0) {
+    if (options->num_threads < 0 || options->num_threads > CLIPT_MAX_THREADS) {
         return clipt_set_error(CLIPT_ERR_INVALID_ARGUMENT,
                                "num_threads is %d; use 0 for one thread per "
-                               "processor or a positive count",
-                               options->num_threads);
+                               "processor or a count from 1 to %d",
+                               options->num_threads, CLIPT_MAX_THREADS);
     }
     enum device_request req = REQUEST_AUTO;
     int index = 0;
@@ -122,7 +122,7 @@ CLIPT_API clipt_status clipt_context_create(
     ctx->num_threads = options->num_threads;
     if (ctx->num_threads == 0) {
         long n = sysconf(_SC_NPROCESSORS_ONLN);
-        ctx->num_threads = n > 0 ? (int)n : 1;
+        ctx->num_threads = n > 0 ? (int)(n < CLIPT_MAX_THREADS ? n : CLIPT_MAX_THREADS) : 1;
     }
     ctx->allow_tf32 = options->allow_tf32 != 0;
     ctx->log_fn = options->log_fn;
@@ -144,6 +144,13 @@ CLIPT_API clipt_status clipt_context_create(
             clipt_clear_error();
             setup_cpu(ctx);
         }
+    }
+    long online = sysconf(_SC_NPROCESSORS_ONLN);
+    if (ctx->backend == &clipt_cpu_backend && online > 0 && ctx->num_threads > online) {
+        clipt_log(ctx, CLIPT_LOG_WARNING,
+                  "num_threads %d is more than the %ld online processors; the "
+                  "threads will share them and run slower",
+                  ctx->num_threads, online);
     }
     clipt_log(ctx, CLIPT_LOG_INFO, "context: %s", ctx->description);
     *out = ctx;

@@ -22,11 +22,28 @@ static clipt_status status_of_errno(int err)
 /* Reading                                                                  */
 /* ------------------------------------------------------------------------ */
 
-/* Opens path for reading and checks that it is a regular file. */
+clipt_status clipt_require_regular_file(const char *path, const char *what)
+{
+    struct stat st;
+    if (stat(path, &st) != 0) {
+        int err = errno;
+        return clipt_set_error(status_of_errno(err), "cannot open %s %s: %s", what, path,
+                               strerror(err));
+    }
+    if (!S_ISREG(st.st_mode)) {
+        return clipt_set_error(CLIPT_ERR_IO, "%s %s is not a regular file%s", what, path,
+                               S_ISDIR(st.st_mode) ? " but a directory" : "");
+    }
+    return CLIPT_OK;
+}
+
+/* Opens path for reading and checks that it is a regular file. O_NONBLOCK
+ * keeps open() from waiting for a writer when path is a FIFO; it has no
+ * effect on the reads of a regular file. */
 static clipt_status open_regular(const char *path, int *fd_out,
                                  uint64_t *size_out)
 {
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    int fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
     if (fd < 0) {
         int err = errno;
         return clipt_set_error(status_of_errno(err), "%s: cannot open: %s",

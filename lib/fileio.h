@@ -9,6 +9,12 @@
 
 #include "internal.h"
 
+/* Returns CLIPT_OK when path names a regular file. A missing path gives
+ * CLIPT_ERR_FILE_NOT_FOUND and a directory, FIFO or device CLIPT_ERR_IO,
+ * both with a message naming the path and `what` (such as "wnid file").
+ * Readers call it before opening, so a FIFO never blocks them. */
+clipt_status clipt_require_regular_file(const char *path, const char *what);
+
 /* Reads a whole regular file into a new NUL-terminated buffer (the NUL is
  * not counted in *size). Files larger than max_bytes are rejected with
  * CLIPT_ERR_PARSE. Errors: CLIPT_ERR_FILE_NOT_FOUND, CLIPT_ERR_IO,

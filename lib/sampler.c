@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "fileio.h"
 #include "sampler.h"
 
 CLIPT_API void clipt_sampler_options_init(clipt_sampler_options *options)
@@ -73,6 +74,7 @@ static clipt_status validate_options(const clipt_sampler_options *o)
 /* Marks the synsets listed in a wnid file, one per line. */
 static clipt_status read_seed_file(const clipt_wordnet *wn, const char *path, uint8_t *in_pool)
 {
+    CLIPT_TRY(clipt_require_regular_file(path, "wnid file"));
     FILE *f = fopen(path, "r");
     if (f == NULL) {
         int err = errno;

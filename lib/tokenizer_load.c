@@ -28,6 +28,7 @@
 #include <sys/stat.h>
 #include <zlib.h>
 
+#include "fileio.h"
 #include "tokenizer.h"
 
 /* Merges CLIP takes from the .gz file: 49152 - 256 - 2. */
@@ -63,6 +64,7 @@ static clipt_status open_error(const char *path)
 static clipt_status read_file(const char *path, char **out, size_t *length)
 {
     *out = NULL;
+    CLIPT_TRY(clipt_require_regular_file(path, "tokenizer file"));
     gzFile f = gzopen(path, "rb");
     if (!f) return open_error(path);
     char *buf = NULL;
@@ -258,6 +260,7 @@ static clipt_status read_vocab_json(const char *path, clipt_vocab_builder *v)
 {
     struct stat st;
     if (stat(path, &st) != 0) return open_error(path);
+    CLIPT_TRY(clipt_require_regular_file(path, "tokenizer file"));
     json_error_t error;
     json_t *root = json_load_file(path, 0, &error);
     if (!root)

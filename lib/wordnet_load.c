@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "fileio.h"
 #include "wordnet.h"
 
 /* Maximum length of a token quoted in an error message. */
@@ -19,6 +20,8 @@
 static clipt_status read_whole_file(const char *path, char **out)
 {
     *out = NULL;
+    clipt_status regular = clipt_require_regular_file(path, "WordNet file");
+    if (regular == CLIPT_ERR_IO) return regular;
     FILE *f = fopen(path, "rb");
     if (f == NULL) {
         int err = errno;

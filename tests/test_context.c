@@ -59,6 +59,11 @@ START_TEST(invalid_thread_count)
     clipt_context *ctx = NULL;
     ck_assert_int_eq(create("cpu", -2, &ctx), CLIPT_ERR_INVALID_ARGUMENT);
     ck_assert_ptr_nonnull(strstr(clipt_last_error(), "-2"));
+    ck_assert_int_eq(create("cpu", CLIPT_MAX_THREADS + 1, &ctx), CLIPT_ERR_INVALID_ARGUMENT);
+    ck_assert_ptr_null(ctx);
+    ck_assert_int_eq(create("cpu", CLIPT_MAX_THREADS, &ctx), CLIPT_OK);
+    clipt_context_free(ctx);
+    ctx = NULL;
     ck_assert_int_eq(clipt_context_create(NULL, NULL), CLIPT_ERR_INVALID_ARGUMENT);
 }
 END_TEST
