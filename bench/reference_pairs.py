@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
-"""Writes the held-out evaluation pairs of the PyTorch reference run
-(pytorch_wordnet_training.py, kept outside this repository) as a pairs file
-for `build/examples/eval --pairs-file`, so that a libclipt model and the
+"""Writes the held-out evaluation pairs of a PyTorch reference run (a
+separate PyTorch implementation of the same training, whose cache is a
+pickle with the keys ev_held and y_held) as a pairs file for
+`build/examples/eval --pairs-file`, so that a libclipt model and the
 reference are scored on the very same 3000 pairs.
 
     python3 bench/reference_pairs.py $FEAS_CACHE/data.pkl > /tmp/reference_pairs.tsv
