@@ -7,12 +7,12 @@
  *        [--warmup N] [--device DEV] [--threads N] [--seed N]
  *        [--write-batch FILE]
  *
- * The batch: N pairs over U unique texts (U is about 1.8 N, as with
- * WordNet pairs, where random pairs rarely share a text); each text is a
- * start token, 1 to 6 content tokens (lengths 3 to 8 with the start and end
- * tokens, like WordNet lemmas), and an end token. With --pad77 every row is
- * computed on all 77 columns (the model's packing is switched off), which
- * is the work a framework that pads to 77 does. */
+ * The batch: N pairs over U unique texts, with U about 1.8 N as with
+ * WordNet pairs, where random pairs rarely share a text. Each text is a
+ * start token, 1 to 6 content tokens and an end token, so 3 to 8 tokens
+ * like WordNet lemmas. With --pad77 every row is computed on all 77
+ * columns (the model's packing is switched off), which is the work a
+ * framework that pads to 77 does. */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>

@@ -202,9 +202,24 @@ static inline long example_utf8_error(const char *s)
     const unsigned char *p = (const unsigned char *)s;
     for (long i = 0; p[i];) {
         unsigned c = p[i];
-        int n = c < 0x80 ? 0 : (c >> 5) == 6 ? 1 : (c >> 4) == 14 ? 2 : (c >> 3) == 30 ? 3 : -1;
-        if (n < 0) return i;
-        unsigned cp = n == 0 ? c : n == 1 ? (c & 0x1f) : n == 2 ? (c & 0x0f) : (c & 0x07);
+        /* n continuation bytes follow the lead byte c; cp starts with its payload */
+        int n;
+        unsigned cp;
+        if (c < 0x80) {
+            n = 0;
+            cp = c;
+        } else if ((c >> 5) == 6) {
+            n = 1;
+            cp = c & 0x1f;
+        } else if ((c >> 4) == 14) {
+            n = 2;
+            cp = c & 0x0f;
+        } else if ((c >> 3) == 30) {
+            n = 3;
+            cp = c & 0x07;
+        } else {
+            return i;
+        }
         for (int k = 1; k <= n; k++) {
             if ((p[i + k] & 0xc0) != 0x80) return i;
             cp = (cp << 6) | (p[i + k] & 0x3f);
@@ -226,7 +241,7 @@ static inline int example_check_utf8(const char *program, const char *option, co
     return -1;
 }
 
-/* Checks that a text template holds exactly one "{}". */
+/* Checks that a text template contains exactly one "{}". */
 static inline int example_check_template(const char *program, const char *template_text)
 {
     const char *hole = strstr(template_text, "{}");

@@ -312,7 +312,7 @@ CLIPT_API clipt_status clipt_model_get_params(const clipt_model *model,
 /* Copies count floats from host memory src into the flat parameter buffer
  * at offset. Writing into the padding between tensors is rejected.
  * Errors: CLIPT_ERR_INVALID_ARGUMENT when the range leaves the buffer or
- * covers padding; CLIPT_ERR_NONFINITE when src holds NaN or infinity. */
+ * covers padding; CLIPT_ERR_NONFINITE when src contains NaN or infinity. */
 CLIPT_API clipt_status clipt_model_set_params(clipt_model *model,
                                               size_t offset, size_t count,
                                               const float *src);
@@ -781,10 +781,10 @@ CLIPT_API clipt_status clipt_tokenizer_decode(const clipt_tokenizer *tok,
 /* ------------------------------------------------------------------------ */
 
 /*
- * The trainer minimises, for a batch of N pairs over U unique texts,
- *   mean_n (target_n - cos(M(a_n), M(b_n)))^2 + lambda MSE(M(w), M0(w))
- * where M is the model being tuned and M0 the model as it was when the
- * trainer was created. M0's embeddings are computed once per text and
+ * For a batch of N pairs over U unique texts, the trainer minimises
+ *   mean_n (target_n - cos(M(a_n), M(b_n)))^2 + lambda MSE(M(w), M0(w)).
+ * M is the model being tuned and M0 the model as it was when the trainer
+ * was created. M0's embeddings are computed once per text and
  * cached. Each step tokenizes the batch's unique texts, encodes each text
  * once, and applies one AdamW update (decay on weight matrices only,
  * gradient clipping by global norm).

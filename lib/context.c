@@ -122,7 +122,9 @@ CLIPT_API clipt_status clipt_context_create(
     ctx->num_threads = options->num_threads;
     if (ctx->num_threads == 0) {
         long n = sysconf(_SC_NPROCESSORS_ONLN);
-        ctx->num_threads = n > 0 ? (int)(n < CLIPT_MAX_THREADS ? n : CLIPT_MAX_THREADS) : 1;
+        if (n < 1) n = 1;
+        if (n > CLIPT_MAX_THREADS) n = CLIPT_MAX_THREADS;
+        ctx->num_threads = (int)n;
     }
     ctx->allow_tf32 = options->allow_tf32 != 0;
     ctx->log_fn = options->log_fn;

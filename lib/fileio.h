@@ -12,7 +12,7 @@
 /* Returns CLIPT_OK when path names a regular file. A missing path gives
  * CLIPT_ERR_FILE_NOT_FOUND and a directory, FIFO or device CLIPT_ERR_IO,
  * both with a message naming the path and `what` (such as "wnid file").
- * Readers call it before opening, so a FIFO never blocks them. */
+ * A reader that calls it before opening never waits on a FIFO. */
 clipt_status clipt_require_regular_file(const char *path, const char *what);
 
 /* Reads a whole regular file into a new NUL-terminated buffer (the NUL is

@@ -11,10 +11,10 @@
  * products run on the real tokens only, and attention keeps to each row
  * through its offsets.
  *
- * Only the end-of-text rows of the last block's output are used, so that
- * block computes attention for every token (its keys and values are needed)
- * but the rest of the block, the final LayerNorm and the projection only
- * for the B end-of-text rows. */
+ * Only the end-of-text rows of the last block's output are used. That block
+ * computes attention for every token, because their keys and values are
+ * needed. The rest of the block, the final LayerNorm and the projection run
+ * on the B end-of-text rows only. */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -430,7 +430,7 @@ clipt_status clipt_backward(clipt_model *m)
         const float *att_out = last ? a->eot_atty : atty;
 
         /* residual3 = residual2 + fc2(act(fc1(ln2(residual2))));
-         * dres holds d residual3 and becomes d residual2 */
+         * dres contains d residual3 and becomes d residual2 */
         CLIPT_TRY(be->zero(ctx, a->dfch_act, (size_t)rows * F * f));
         CLIPT_TRY(be->matmul_backward(ctx, a->dfch_act, g + o->fc2_weight,
                                       g + o->fc2_bias, dres, fch_act,
